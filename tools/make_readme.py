@@ -1,0 +1,35 @@
+"""Write README.md from nbs/index.ipynb (markdown cells as they are, code cells as fenced blocks).
+
+quarto (which `nbdev_readme` needs) is not installable everywhere, so the README is produced from the notebook
+by this script; `tests/test_readme.py` fails when the two disagree. Usage: python tools/make_readme.py [--check]
+"""
+import json, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
+    nb = json.loads(Path(nb_path).read_text())
+    out = ['<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->', '']
+    for c in nb['cells']:
+        src = ''.join(c['source']).strip('\n')
+        if src.startswith('#|'):
+            lines = src.splitlines()
+            if any(l.strip() in ('#| hide', '#| export') for l in lines if l.startswith('#|')): continue
+            src = '\n'.join(l for l in lines if not l.startswith('#|')).strip('\n')
+        if not src: continue
+        if c['cell_type'] == 'markdown': out += [src, '']
+        else:
+            lang = 'sh' if src.startswith('!') or src.startswith('%%bash') else 'python'
+            src = '\n'.join(l[1:] if l.startswith('!') else l for l in src.splitlines() if not l.startswith('%%bash'))
+            out += [f'```{lang}', src, '```', '']
+    return '\n'.join(out).rstrip('\n') + '\n'
+
+if __name__ == '__main__':
+    text = render()
+    if '--check' in sys.argv:
+        ok = (ROOT/'README.md').exists() and (ROOT/'README.md').read_text() == text
+        print('README.md is up to date' if ok else 'README.md differs from nbs/index.ipynb: run python tools/make_readme.py')
+        sys.exit(0 if ok else 1)
+    (ROOT/'README.md').write_text(text)
+    print('wrote README.md')

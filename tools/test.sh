@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: every notebook's lesson cells (nbdev_test), then papermill runs and plain tests (pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d ../shared/data ] && [ -z "${DEEPCLUST_DATA:-}" ]; then export DEEPCLUST_DATA="$(cd ../shared/data && pwd)"; fi
+export MPLBACKEND=Agg
+nbdev_test --n_workers 2 --timing
+python -m pytest -q tests "$@"
