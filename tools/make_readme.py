@@ -1,4 +1,5 @@
-"""Write README.md from nbs/index.ipynb (markdown cells as they are, code cells as fenced blocks).
+"""Write README.md from nbs/index.ipynb (markdown cells as they are, code cells as fenced blocks), with the results
+and speed tables that `deepclust report results --out results/report` generated from the committed result files.
 
 quarto (which `nbdev_readme` needs) is not installable everywhere, so the README is produced from the notebook
 by this script; `tests/test_readme.py` fails when the two disagree. Usage: python tools/make_readme.py [--check]
@@ -7,6 +8,17 @@ import json, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
+          '<!-- speed-table -->': ROOT/'results'/'report'/'speed.md'}
+
+def _tables(src:str) -> str:
+    "Replace each table marker by the table `deepclust report results --out results/report` wrote."
+    for mark, path in TABLES.items():
+        if mark in src:
+            table = path.read_text().strip() if path.exists() else '_No result files yet._'
+            src = src.replace(mark, table)
+    return src
 
 def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
     nb = json.loads(Path(nb_path).read_text())
@@ -18,7 +30,7 @@ def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
             if any(l.strip() in ('#| hide', '#| export') for l in lines if l.startswith('#|')): continue
             src = '\n'.join(l for l in lines if not l.startswith('#|')).strip('\n')
         if not src: continue
-        if c['cell_type'] == 'markdown': out += [src, '']
+        if c['cell_type'] == 'markdown': out += [_tables(src), '']
         else:
             lang = 'sh' if src.startswith('!') or src.startswith('%%bash') else 'python'
             src = '\n'.join(l[1:] if l.startswith('!') else l for l in src.splitlines() if not l.startswith('%%bash'))

@@ -1,0 +1,50 @@
+"""`deepclust reproduce smoke` executes every method notebook with papermill at tiny scale (the digits, 2 epochs);
+each run folder must hold a complete metrics file and a loss that fell; `deepclust report` then builds the table."""
+import json
+from pathlib import Path
+import pytest
+from deepclust_nb.reproduce import load_plan, expand_plan, reproduce, report, method_notebook
+from deepclust_nb.cli import main
+
+REQUIRED = {'method','dataset','split','n_images','image_size','backbone','pretrained','epochs','seed','device',
+            'wall_time_s','command','acc','nmi','ari','n_clusters'}
+PLAN = load_plan('smoke')
+RUNS = expand_plan(PLAN)
+
+@pytest.fixture(scope='module')
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp('smoke')
+    code = main(['reproduce', 'smoke', '--out', str(out), '--report'])
+    return out, code
+
+def test_smoke_plan_covers_every_method():
+    assert {r.method for r in RUNS} == {'kmeans', 'icbpl', 'dcsc', 'ghdcc', 'bscic', 'nncc'}
+
+def test_smoke_plan_succeeds(smoke):
+    out, code = smoke
+    summary = json.loads((out/'plan-summary.json').read_text())
+    assert code == 0 and not summary['failed'], summary['failed']
+
+@pytest.mark.parametrize('name', [r.name for r in RUNS])
+def test_run_folder_is_complete(smoke, name):
+    out, _ = smoke
+    run = out/name
+    m = json.loads((run/'metrics.json').read_text())
+    assert REQUIRED <= set(m), REQUIRED - set(m)
+    assert 0 <= m['acc'] <= 1 and 0 <= m['nmi'] <= 1 and -1 <= m['ari'] <= 1
+    assert (run/'notebook.ipynb').exists() and (run/'assignments.csv').exists()
+    if m['epochs'] > 0:
+        log = [json.loads(l) for l in (run/'log.jsonl').read_text().splitlines()]
+        assert len(log) == m['epochs']
+        assert log[-1]['loss'] < log[0]['loss'], [r['loss'] for r in log]   # the loss fell
+
+def test_report_table(smoke):
+    out, _ = smoke
+    md = (out/'report.md').read_text()
+    for r in RUNS: assert f"| {r.method} | digits" in md
+    assert (out/'report.csv').exists() and (out/'report.png').exists()
+
+def test_rerun_skips_finished_runs(smoke):
+    out, _ = smoke
+    s = reproduce('smoke', out=out, quiet=True)
+    assert s['done'] == [] and len(s['skipped']) == len(RUNS) and not s['failed']
