@@ -108,9 +108,9 @@ def _trainable_method():
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     m = _trainable_method()
     args = ['--method', m, '--dataset', 'digits', '--subset', '400', '--epochs', '4', '--batch-size', '32',
-            '--seed', '3', '--device', 'cpu', '--eval-every', '0']
+            '--backbone', 'convnet', '--seed', '3', '--device', 'cpu', '--eval-every', '0', '--report', 'false']
     cli = [sys.executable, '-m', 'deepclust_nb.cli', 'fit']
-    ref = subprocess.run(cli + args + ['--out', str(tmp_path/'ref'), '--quiet'], capture_output=True, text=True, timeout=300)
+    ref = subprocess.run(cli + args + ['--out', str(tmp_path/'ref'), '--quiet'], capture_output=True, text=True, timeout=900)
     assert ref.returncode == 0, ref.stderr
     run = tmp_path/'killed'
     p = subprocess.Popen(cli + args + ['--out', str(run), '--quiet'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -124,7 +124,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     os.kill(p.pid, signal.SIGKILL); p.wait()
     assert not (run/'metrics.json').exists()
     json.loads((run/'config.json').read_text())       # complete files only
-    res = subprocess.run(cli + ['--resume', str(run), '--quiet'], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(cli + ['--resume', str(run), '--quiet'], capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr
     a = json.loads((tmp_path/'ref'/'metrics.json').read_text()); b = json.loads((run/'metrics.json').read_text())
     assert b['epochs'] == 4

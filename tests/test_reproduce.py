@@ -48,3 +48,20 @@ def test_rerun_skips_finished_runs(smoke):
     out, _ = smoke
     s = reproduce('smoke', out=out, quiet=True)
     assert s['done'] == [] and len(s['skipped']) == len(RUNS) and not s['failed']
+
+@pytest.mark.parametrize('method', sorted({r.method for r in RUNS}))
+def test_parameters_cell_parses(method, caplog):
+    "papermill reads every parameter of each method notebook (the batch runner and `papermill --help-notebook` rely on it)."
+    import papermill as pm
+    with caplog.at_level('WARNING'): params = pm.inspect_notebook(str(method_notebook(method)))
+    assert {'dataset', 'seed', 'device', 'out_dir', 'extra'} <= set(params)
+    assert not [r for r in caplog.records if 'Unable to parse' in r.getMessage()], caplog.text
+
+@pytest.mark.parametrize('plan', sorted(p.stem for p in (Path(__file__).parents[1]/'deepclust_nb'/'plans').glob('*.yaml')))
+def test_shipped_plan_is_valid(plan):
+    "Every entry of every shipped plan names a registered method and only that method's hyper-parameters."
+    from deepclust_nb.learner import method_hp, load_methods
+    load_methods()
+    runs = expand_plan(load_plan(plan))
+    assert runs and len({r.name for r in runs}) == len(runs)        # run folders never collide
+    for r in runs: method_hp(r.method, dataset=r.dataset, seed=r.seed, **r.params)
