@@ -12,6 +12,7 @@ from .data import DATASETS, load_image_folder
 from .backbones import BACKBONES
 from .learner import METHODS, load_methods, fit, get_method, assign, load_checkpoint, Learner, COMMON
 from .reproduce import reproduce, report, load_plan
+from .distributed import is_main, shutdown
 
 # %% auto #0
 __all__ = ['parse_fit_args', 'cmd_fit', 'load_run', 'predict', 'cmd_list', 'main']
@@ -31,6 +32,7 @@ def _parser():
     f.add_argument('--resume', default=None, help='continue the run in this folder')
     f.add_argument('--set', action='append', default=[], metavar='NAME=VALUE')
     f.add_argument('--quiet', action='store_true', help='no progress bars')
+    f.add_argument('--sync-bn', action='store_true', help='under torchrun on CUDA: SyncBatchNorm over the global batch')
     pr = sub.add_parser('predict', help='assign new images with a trained run')
     pr.add_argument('run_dir'); pr.add_argument('--images', required=True)
     pr.add_argument('--out', default=None, help='CSV to write (default: RUN_DIR/predictions.csv)')
@@ -62,6 +64,7 @@ def parse_fit_args(argv:list) -> tuple[dict, dict]:
         else: raise DeepClustError(f"option {a} has no value", f"write {a} VALUE")
         params[k.replace('-','_')] = v
     method = params.pop('method', None)
+    if ns.sync_bn: params['sync_bn'] = True
     ctl = dict(method=method, out=ns.out, resume=ns.resume, quiet=ns.quiet)
     return ctl, params
 
@@ -75,11 +78,14 @@ def _print_metrics(m:dict):
 def cmd_fit(argv):
     ctl, params = parse_fit_args(argv)
     if ctl['quiet']: params['progress'] = False
-    if ctl['resume']:
-        run = fit(ctl['method'], resume=ctl['resume'], **params)
-    else:
-        run = fit(ctl['method'], out=ctl['out'], **params)
-    _print_metrics(run.metrics)
+    try:                       # under torchrun, fit joins the process group; each process leaves it here
+        if ctl['resume']:
+            run = fit(ctl['method'], resume=ctl['resume'], **params)
+        else:
+            run = fit(ctl['method'], out=ctl['out'], **params)
+        main = is_main()
+    finally: shutdown()
+    if main: _print_metrics(run.metrics)
     return 0
 
 def load_run(run_dir, device=None):

@@ -4,7 +4,8 @@
 
 # %% ../nbs/20_learner.ipynb #4f4abd5f
 from __future__ import annotations
-import json, math, os, sys, time, shlex, csv, io
+import json, math, os, sys, time, shlex, csv, io, warnings, inspect
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -15,12 +16,16 @@ from .data import ImageData, load_dataset, load_image_folder
 from .metrics import cluster_metrics, plot_confusion, plot_cluster_grid
 from .kmeans import kmeans
 from .gallery import write_run_report
+from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env, dist_device, on_main,
+                                      main_first, map_batches, sync_bn_stats, broadcast_object)
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
 __all__ = ['COMMON', 'METHODS', 'PRETRAINED_BACKBONES', 'RESUME_MAY_CHANGE', 'Method', 'load_methods', 'get_method',
-           'register_method', 'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'assign', 'save_checkpoint',
-           'load_checkpoint', 'evaluate', 'train', 'plot_history', 'save_fig', 'Run', 'load_data', 'fit_command', 'fit',
-           'acc_curve', 'finish']
+           'register_method', 'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign',
+           'save_checkpoint', 'load_checkpoint', 'evaluate', 'forward_backward', 'train', 'plot_history', 'save_fig',
+           'Run', 'load_data', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps',
+           'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
@@ -49,6 +54,7 @@ COMMON = dict(
     eval_every=1,        # evaluate (ACC/NMI/ARI when labels exist) every n epochs; 0 = only at the end
     progress=True,       # progress bar per epoch
     report=True,         # write the run report (contact sheets, t-SNE map, sizes, report.html)
+    sync_bn=False,       # under torch.distributed on CUDA: SyncBatchNorm (batch statistics over the global batch)
 )
 
 def _coerce(value, default):
@@ -81,6 +87,8 @@ class Method(nn.Module):
     def setup(self, learn): "Once before training."
     def on_epoch_start(self, learn, epoch:int): "At the start of each epoch."
     def step(self, xb, idx, learn) -> dict: raise NotImplementedError
+    def forward(self, xb, idx, learn) -> dict: "`step`, so a DistributedDataParallel wrapper sees the training step."; return self.step(xb, idx, learn)
+    def ddp_ignore(self) -> list: "Names of parameters trained outside the main optimiser, which DDP must leave alone."; return []
     def after_step(self, learn): "After each optimiser step."
     def embed(self, xb): "Features of a batch (B, D), used for k-means and maps."; raise NotImplementedError
     def probs(self, xb): "Soft cluster assignments (B, K), or None when clusters come from k-means on `embed`."; return None
@@ -94,15 +102,15 @@ class Method(nn.Module):
     def embed_all(self, x, device, batch_size=512, to_float=None):
         "`embed` and `probs` over all rows of uint8 `x` → (emb, probs or None) on the CPU; override to use a cache."
         was = self.training; self.eval()
-        embs,probs = [],[]
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i+batch_size].to(device)
+        def one(i):
+            xb = x[i*batch_size:(i+1)*batch_size].to(device)
             xb = to_float(xb) if to_float else xb.float().div_(255)
-            e = self.embed(xb); p = self.probs(xb)
-            embs.append(e.float().cpu())
-            if p is not None: probs.append(p.float().cpu())
+            p = self.probs(xb)
+            return self.embed(xb).float().cpu(), (p.float().cpu() if p is not None else None)
+        out = map_batches(one, math.ceil(len(x) / batch_size))   # split over the processes under torch.distributed
         self.train(was)
-        return torch.cat(embs), (torch.cat(probs) if probs else None)
+        probs = [p for _,p in out if p is not None]
+        return torch.cat([e for e,_ in out]), (torch.cat(probs) if probs else None)
 
 def load_methods():
     "Import every module of `deepclust_nb.methods`, so each method registers itself."
@@ -172,17 +180,27 @@ class Learner:
     "Trains a `Method` on `ImageData` and writes a run folder."
     def __init__(self, method:Method, data:ImageData, hp:dict, out:Path|None=None, device=None):
         self.method,self.data,self.hp = method,data,hp
-        self.device = get_device(device or hp['device'])
+        self.device = dist_device(get_device(device or hp['device']))   # cuda:LOCAL_RANK under torchrun
         self.out = Path(out) if out is not None else None
         self.cuda = self.device.type == 'cuda'
         self.x = data.x.to(self.device)       # uint8, decoded once
         self.y = data.y
         self.n = len(data)
+        if is_dist() and hp.get('sync_bn'):
+            if self.cuda: nn.SyncBatchNorm.convert_sync_batchnorm(method)   # replaces the BatchNorm layers in place
+            elif is_main(): warnings.warn("sync_bn needs CUDA (SyncBatchNorm); on the CPU each process keeps its own BatchNorm statistics")
         self.method.to(self.device)
         if self.cuda and hp['channels_last']: self.method.to(memory_format=torch.channels_last)
         self.epoch,self.iter,self.history = 0,0,[]
         self.gen = torch.Generator(self.device).manual_seed(epoch_seed(hp['seed'], 0))
         self.opt,self.sched = None,None
+        self.model = method                   # what the loop calls: the method, or its DDP wrapper (`wrap_ddp`)
+        self.shard = (rank(), world()) if is_dist() else None   # this process's part of each global batch
+
+    @property
+    def writes(self) -> bool:
+        "True where this process writes the run folder (rank 0 of a run that has a folder)."
+        return self.out is not None and is_main()
 
     def to_float(self, xb_uint8):
         "uint8 images on the device → float in [0, 1] (channels-last on CUDA)."
@@ -190,15 +208,35 @@ class Learner:
         return xb.contiguous(memory_format=torch.channels_last) if self.cuda and self.hp['channels_last'] else xb
 
     def batches(self, epoch:int):
-        "Index tensors (on the device) of one epoch's batches; the last short batch is dropped when there are others."
+        "Index tensors (on the device) of one epoch's global batches; the last short batch is dropped when there are others."
         g = torch.Generator().manual_seed(epoch_seed(self.hp['seed'], epoch))
         perm = torch.randperm(self.n, generator=g)
         bs = min(self.hp['batch_size'], self.n)
+        bs -= bs % world()                    # the global batch splits evenly over the processes
         n_full = self.n // bs
         return [perm[i*bs:(i+1)*bs].to(self.device) for i in range(n_full)]
 
+    def local(self, gidx:torch.Tensor) -> torch.Tensor:
+        "This process's rows of the global batch `gidx` (all of it on one process)."
+        if not is_dist(): return gidx
+        b = len(gidx) // world()
+        return gidx[rank()*b:(rank()+1)*b]
+
     def autocast(self):
         return torch.autocast('cuda', dtype=torch.bfloat16) if self.cuda and self.hp['amp'] else torch.autocast('cpu', enabled=False)
+
+# %% ../nbs/20_learner.ipynb #09d97db8
+def wrap_ddp(learn:Learner) -> Learner:
+    "Wrap `learn.method` in DistributedDataParallel under torch.distributed (nothing to do on one process)."
+    m = learn.method
+    if not is_dist() or not m.trainable() or isinstance(learn.model, DDP): return learn
+    if m.ddp_ignore(): DDP._set_params_and_buffers_to_ignore_for_model(m, m.ddp_ignore())
+    # buffers are synced once here, not at every forward: BatchNorm statistics are synced each epoch (`sync_bn_stats`)
+    no_sync = ('forward_sync_buffers' if 'forward_sync_buffers' in inspect.signature(DDP.__init__).parameters
+               else 'broadcast_buffers')
+    learn.model = DDP(m, device_ids=[learn.device.index] if learn.cuda else None, **{no_sync: False},
+                      find_unused_parameters=getattr(m, 'find_unused_parameters', False))
+    return learn
 
 # %% ../nbs/20_learner.ipynb #fd7f7e16
 @torch.no_grad()
@@ -210,7 +248,7 @@ def assign(method:Method, x, device, batch_size=512, to_float=None, fit_kmeans=T
         return pred, conf, emb
     z = F.normalize(emb, dim=1) if method.normalize_embedding else emb
     if fit_kmeans or method.centroids.numel() == 0:
-        res = kmeans(z, method.n_clusters, n_init=method.hp.get('kmeans_n_init', 10), seed=seed)
+        res = on_main(kmeans, z, method.n_clusters, n_init=method.hp.get('kmeans_n_init', 10), seed=seed)   # faiss once, on rank 0
         method.centroids = res.centroids.to(method.centroids.device, torch.float32)
     c = method.centroids.cpu().float()
     d2 = torch.cdist(z, c).pow(2)                 # nearest centroid; confidence = softmax over -distance²
@@ -241,13 +279,13 @@ def load_checkpoint(learn:Learner, path):
     if learn.sched is not None and ck['sched'] is not None: learn.sched.load_state_dict(ck['sched'])
     m.load_extra_state(ck['extra'])
     learn.epoch,learn.iter,learn.history = ck['epoch'],ck['iter'],ck['history']
-    if learn.out is not None:   # the checkpoint is the truth: drop log lines of an epoch it does not hold
+    if learn.writes:   # the checkpoint is the truth: drop log lines of an epoch it does not hold
         atomic_write_text(learn.out/'log.jsonl', ''.join(json.dumps(r) + '\n' for r in learn.history))
     return ck
 
 # %% ../nbs/20_learner.ipynb #3c9fe3bf
 def _progress(it, hp, desc):
-    if not hp['progress']: return it
+    if not hp['progress'] or not is_main(): return it
     from tqdm.auto import tqdm
     return tqdm(it, desc=desc, leave=False, file=sys.stderr)
 
@@ -263,6 +301,22 @@ def _append_jsonl(path, rec):
     old = path.read_text() if path.exists() else ''
     atomic_write_text(path, old + json.dumps(rec) + '\n')
 
+def forward_backward(learn:Learner, gidx:torch.Tensor) -> dict:
+    "Forward and backward of one step on the global batch `gidx` (this process's rows of it under torch.distributed)."
+    m = learn.method
+    idx = learn.local(gidx)
+    xb = learn.to_float(learn.x[idx]) if m.needs_images else None
+    with learn.autocast(): terms = learn.model(xb, idx, learn)
+    loss = terms['loss']
+    if not torch.isfinite(loss):
+        vals = ', '.join(f"{k}={float(v):.4g}" for k,v in terms.items())
+        raise NonFiniteLoss(f"the loss became {float(loss)} at epoch {learn.epoch+1}, step {learn.iter+1} ({vals})",
+            "lower the learning rate (--lr), check the input data, or resume from the last good checkpoint "
+            "with --resume (it holds the state before this epoch)")
+    learn.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    return terms
+
 def train(learn:Learner):
     "Run the remaining epochs of `learn`, logging, evaluating and checkpointing each epoch."
     hp,m = learn.hp,learn.method
@@ -273,30 +327,22 @@ def train(learn:Learner):
         torch.manual_seed(s); learn.gen.manual_seed(s)
         m.train(); m.on_epoch_start(learn, epoch)
         sums,count = {},0
-        for idx in _progress(learn.batches(epoch), hp, f"epoch {epoch+1}/{E}"):
-            xb = learn.to_float(learn.x[idx]) if m.needs_images else None
-            with learn.autocast(): terms = m.step(xb, idx, learn)
-            loss = terms['loss']
-            if not torch.isfinite(loss):
-                vals = ', '.join(f"{k}={float(v):.4g}" for k,v in terms.items())
-                raise NonFiniteLoss(f"the loss became {float(loss)} at epoch {epoch+1}, step {learn.iter+1} ({vals})",
-                    "lower the learning rate (--lr), check the input data, or resume from the last good checkpoint "
-                    "with --resume (it holds the state before this epoch)")
-            learn.opt.zero_grad(set_to_none=True)
-            loss.backward()
+        for gidx in _progress(learn.batches(epoch), hp, f"epoch {epoch+1}/{E}"):
+            terms = forward_backward(learn, gidx)
             learn.opt.step()
             if learn.sched is not None: learn.sched.step()
             m.after_step(learn)
             learn.iter += 1; count += 1
             for k,v in terms.items(): sums[k] = sums.get(k, 0.) + float(v.detach())
+        sync_bn_stats(m)     # one set of BatchNorm statistics (rank 0's) for evaluation and the checkpoint
         rec = dict(epoch=epoch+1, **{k: v/max(count,1) for k,v in sums.items()},
-                   lr=learn.opt.param_groups[0]['lr'], seconds=time.time()-t0)
+                   lr=learn.opt.param_groups[0]['lr'], seconds=on_main(lambda: time.time()-t0))   # rank 0's clock everywhere
         if hp['eval_every'] and ((epoch+1) % hp['eval_every'] == 0 or epoch+1 == E): rec.update(evaluate(learn))
         learn.history.append(rec); learn.epoch = epoch + 1
-        if learn.out is not None:
+        if learn.writes:
             save_checkpoint(learn, learn.out/'checkpoint.pt')   # first: a kill between the two repeats no log line
             _append_jsonl(learn.out/'log.jsonl', rec)
-        if hp['progress']:
+        if hp['progress'] and is_main():
             shown = ', '.join(f"{k} {v:.4g}" for k,v in rec.items() if k not in ('epoch','lr','seconds') and isinstance(v,(int,float)))
             print(f"epoch {epoch+1}/{E}: {shown} ({rec['seconds']:.1f} s)", file=sys.stderr)
     return learn.history
@@ -403,26 +449,31 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
             load_methods()
             raise DeepClustError("no method given", f"choose one with --method: {', '.join(sorted(METHODS))}")
         hp = method_hp(method, **params)
-        out = Path(out) if out is not None else _new_run_dir(hp)
+    init_from_env(get_device(hp['device']))   # fails early on a device this machine lacks; joins torchrun's processes
+    if resume is None:
+        out = Path(out) if out is not None else Path(broadcast_object(str(_new_run_dir(hp))))   # rank 0's folder name
         if (out/'checkpoint.pt').exists() or (out/'metrics.json').exists():
             raise DeepClustError(f"run folder {out} already holds a run",
                                  f"continue it with --resume {out}, or choose another --out")
-    get_device(hp['device'])   # fails early on a device this machine lacks
+    if hp['batch_size'] % world():
+        raise DeepClustError(f"batch_size={hp['batch_size']} does not split over {world()} processes",
+                             f"use a global --batch-size that is a multiple of {world()}")
     seed_everything(hp['seed'])
-    data = load_data(hp)       # bad input fails here, before anything is written
+    with main_first(): data = load_data(hp)   # bad input fails here, before anything is written (rank 0 fills the cache)
     if len(data) < 2: raise DeepClustError(f"only {len(data)} usable image(s)", "give at least two images")
     k = _n_clusters(hp, data)
-    out.mkdir(parents=True, exist_ok=True)
-    if data.skipped:
+    barrier()                  # every process has checked the folder before rank 0 writes into it
+    if is_main(): out.mkdir(parents=True, exist_ok=True)
+    if data.skipped and is_main():
         atomic_write_text(out/'skipped.txt', ''.join(f"{p}\t{why}\n" for p,why in data.skipped))
         print(f"skipped {len(data.skipped)} unreadable file(s): listed in {out/'skipped.txt'}", file=sys.stderr)
     m = get_method(method)(hp, k, data.channels, data.image_size)
     learn = Learner(m, data, hp, out)
-    if resume is None or not (out/'config.json').exists():
+    if is_main() and (resume is None or not (out/'config.json').exists()):
         atomic_save_json(out/'config.json', dict(hp=hp, n_clusters=k, n_images=len(data), channels=data.channels,
             image_size=data.image_size, command=fit_command(hp) + f" --out {shlex.quote(str(out))}",
             versions=versions(), git_sha=git_sha(Path(__file__).parent if '__file__' in globals() else '.'),
-            device=str(learn.device)))
+            device=str(learn.device), world_size=world()))
     if m.trainable():
         learn.opt = _make_optimizer(hp, m.param_groups())
         if hp['schedule'] == 'cosine':
@@ -430,7 +481,10 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
             learn.sched = torch.optim.lr_scheduler.CosineAnnealingLR(learn.opt, total)
     if hp['compile'] and learn.cuda: m.compile()
     m.setup(learn)
-    if resume is not None and (out/'checkpoint.pt').exists(): load_checkpoint(learn, out/'checkpoint.pt')
+    resuming = resume is not None and (out/'checkpoint.pt').exists()
+    barrier()                  # nobody reads the checkpoint while rank 0 might still write
+    if resuming: load_checkpoint(learn, out/'checkpoint.pt')
+    wrap_ddp(learn)
     if m.trainable(): train(learn)
     return finish(learn, time.time() - t0)
 
@@ -452,7 +506,7 @@ def finish(learn:Learner, seconds:float) -> Run:
                    backbone=hp['backbone'], pretrained=bool(hp['pretrained']) or hp['backbone'] in PRETRAINED_BACKBONES,
                    epochs=learn.epoch, seed=hp['seed'], n_clusters=m.n_clusters,
                    n_clusters_used=int(pred.unique().numel()), device=str(learn.device),
-                   device_name=versions()['device_name'])
+                   device_name=versions()['device_name'], world_size=world())
     if data.y is not None:   # ACC/NMI/ARI; K stays the number asked for (n_clusters_used says how many were filled)
         metrics.update({k: v for k, v in cluster_metrics(data.y.numpy(), pred.numpy()).items() if k != 'n_clusters'})
     metrics.update(m.extra_metrics(learn))
@@ -460,7 +514,7 @@ def finish(learn:Learner, seconds:float) -> Run:
     metrics.update(train_seconds=train_s, wall_time_s=seconds + time.time() - t0,
                    command=fit_command(hp) + f" --out {shlex.quote(str(out))}", run_dir=str(out))
     if any('acc' in r for r in learn.history): metrics['curve'] = acc_curve(learn.history)
-    if out is not None:
+    if learn.writes:           # rank 0 only under torch.distributed
         if learn.opt is not None or m.centroids.numel(): save_checkpoint(learn, out/'checkpoint.pt')
         rows = io.StringIO(); w = csv.writer(rows)
         w.writerow(['index'] + (['path'] if data.paths else []) + ['cluster','confidence'] + (['label'] if data.y is not None else []))
@@ -478,4 +532,44 @@ def finish(learn:Learner, seconds:float) -> Run:
     return Run(out, metrics, learn.history, learn, pred, conf)
 
 PRETRAINED_BACKBONES = ('effnet_lite0', 'resnet50_barlow')
-RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report')
+RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn')
+
+# %% ../nbs/20_learner.ipynb #031dfea9
+def step_state(method:str, # a registered method
+               gidx, # data-set indices of the global batch
+               epoch:int=0, # the epoch whose random draws (and stage) the step uses
+               bn_eval:bool=True, # BatchNorm layers in eval mode (per-process batch statistics differ otherwise)
+               **params) -> dict: # hyper-parameters (see `method_hp`)
+    "Loss terms and parameter gradients of one training step on the global batch `gidx` (this process's part under torch.distributed)."
+    hp = method_hp(method, **{'progress': False, **params})
+    init_from_env(get_device(hp['device']))
+    seed_everything(hp['seed'])
+    with main_first(): data = load_data(hp)
+    m = get_method(method)(hp, _n_clusters(hp, data), data.channels, data.image_size)
+    learn = Learner(m, data, hp)
+    learn.opt = _make_optimizer(hp, m.param_groups())
+    m.setup(learn); wrap_ddp(learn)
+    s = epoch_seed(hp['seed'], epoch); torch.manual_seed(s); learn.gen.manual_seed(s)
+    learn.epoch = epoch
+    m.train(); m.on_epoch_start(learn, epoch)
+    if bn_eval:
+        for mod in m.modules():
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm): mod.eval()
+    terms = forward_backward(learn, torch.as_tensor(gidx, device=learn.device))
+    return dict(terms={k: float(v.detach()) for k, v in terms.items()},
+                grads={n: p.grad.detach().cpu().clone() for n, p in m.named_parameters() if p.grad is not None})
+
+def compare_steps(a:dict, b:dict) -> dict:
+    "Largest absolute difference of each loss term, and of the gradients (`grads`), between two `step_state` results."
+    if set(a['terms']) != set(b['terms']) or set(a['grads']) != set(b['grads']):
+        raise DeepClustError("the two steps do not have the same loss terms and gradients",
+                             f"terms {sorted(a['terms'])} vs {sorted(b['terms'])}; grads {len(a['grads'])} vs {len(b['grads'])}")
+    out = {k: abs(a['terms'][k] - b['terms'][k]) for k in a['terms']}
+    out['grads'] = max([(a['grads'][k] - b['grads'][k]).abs().max().item() for k in a['grads']], default=0.)
+    return out
+
+def check_distributed_step(method:str, gidx, nprocs:int=2, start_method:str|None=None, **params) -> list:
+    "`compare_steps` of one step on one process with the same step on each of `nprocs` gloo CPU processes."
+    from deepclust_nb.distributed import run_gloo
+    one = step_state(method, gidx, **params)
+    return [compare_steps(one, r) for r in run_gloo(partial(step_state, method, gidx, **params), nprocs, start_method=start_method)]

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from .core import DeepClustError
 
 # %% auto #0
-__all__ = ['LUMA', 'PRESETS', 'crop_boxes', 'crop_theta', 'warp', 'grayscale', 'adjust_brightness', 'adjust_contrast',
-           'adjust_saturation', 'rgb_to_hsv', 'hsv_to_rgb', 'adjust_hue', 'color_jitter', 'random_grayscale',
-           'blur_kernel_size', 'gaussian_kernels', 'gaussian_blur', 'random_blur', 'Views', 'views_for', 'mixup',
-           'multi_views']
+__all__ = ['LUMA', 'PRESETS', 'shard_rows', 'crop_boxes', 'crop_theta', 'warp', 'grayscale', 'adjust_brightness',
+           'adjust_contrast', 'adjust_saturation', 'rgb_to_hsv', 'hsv_to_rgb', 'adjust_hue', 'color_jitter',
+           'random_grayscale', 'blur_kernel_size', 'gaussian_kernels', 'gaussian_blur', 'random_blur', 'Views',
+           'views_for', 'mixup', 'multi_views']
 
 # %% ../nbs/10_views.ipynb #ed071376
 def _check_images(x, what='x'):
@@ -27,12 +27,25 @@ def _check_images(x, what='x'):
                              "convert uint8 images with x.float() / 255")
     return x
 
-def _rand(shape, generator=None, device='cpu', lo=0., hi=1.):
-    "Uniform numbers in [lo, hi) of `shape` on `device`, from `generator` when given."
+def shard_rows(n:int, # rows this process draws for
+               shard=None, # None, or (rank, world) or (rank, world, groups): this process's part of a global batch
+              ) -> torch.Tensor|None:
+    "Indices of this process's `n` rows among the `n·world` rows of the global draw (`groups` blocks, e.g. T views)."
+    if shard is None or shard[1] == 1: return None
+    r, w, g = (*shard, 1)[:3]
+    if n % g: raise DeepClustError(f"{n} rows do not split into {g} equal blocks", "draw the same number of rows per block")
+    b = n // g
+    return (torch.arange(g)[:, None] * (b * w) + r * b + torch.arange(b)).flatten()
+
+def _rand(shape, generator=None, device='cpu', lo=0., hi=1., shard=None):
+    "Uniform numbers in [lo, hi) of `shape` on `device`, from `generator`; with `shard`, this process's rows of the global draw."
     if generator is not None and torch.device(generator.device).type != torch.device(device).type:
         raise DeepClustError(f"the random generator is on {generator.device} but the images are on {device}",
                              f"create it with torch.Generator(device=x.device).manual_seed(seed)")
-    u = torch.rand(shape, generator=generator, device=device)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    rows = shard_rows(shape[0], shard)
+    if rows is None: u = torch.rand(shape, generator=generator, device=device)
+    else: u = torch.rand((shape[0] * shard[1], *shape[1:]), generator=generator, device=device)[rows.to(device)]
     return u if (lo, hi) == (0., 1.) else lo + (hi - lo) * u
 
 def _bc(v, x):
@@ -43,9 +56,10 @@ def _bc(v, x):
 def crop_boxes(n:int, h:int, w:int, # number of boxes, and the image height and width
                scale=(0.2, 1.0), # range of the crop's area as a fraction of the image's
                ratio=(3/4, 4/3), # range of the crop's aspect ratio w/h (drawn log-uniformly)
-               generator=None, device='cpu', tries:int=10) -> torch.Tensor:
+               generator=None, device='cpu', tries:int=10,
+               shard=None) -> torch.Tensor: # this process's rows of a global draw (see `shard_rows`)
     "Per-sample random resized crop boxes `(x0, y0, w, h)` in pixels, drawn like torchvision's `RandomResizedCrop`."
-    u = _rand((n, tries, 4), generator, device)
+    u = _rand((n, tries, 4), generator, device, shard=shard)
     area = h * w * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
     lr0, lr1 = math.log(ratio[0]), math.log(ratio[1])
     ar = torch.exp(lr0 + (lr1 - lr0) * u[..., 1])
@@ -139,10 +153,10 @@ def adjust_hue(x:torch.Tensor, h:torch.Tensor) -> torch.Tensor:
 def color_jitter(x:torch.Tensor, # images (B,C,H,W) in [0,1]
                  strength=(0.4, 0.4, 0.4, 0.1), # brightness, contrast, saturation, hue (SimCLR's values)
                  p:float=0.8, # probability that an image is jittered
-                 generator=None) -> torch.Tensor:
+                 generator=None, shard=None) -> torch.Tensor:
     "SimCLR colour jitter with per-image random factors, applied to each image with probability `p`."
     B, dev = x.shape[0], x.device
-    u = _rand((B, 5), generator, dev)
+    u = _rand((B, 5), generator, dev, shard=shard)
     (sb, sc, ss, sh), on = strength, u[:, 4] < p
     y = adjust_brightness(x, 1 + sb * (2 * u[:, 0] - 1))
     y = adjust_contrast(y, 1 + sc * (2 * u[:, 1] - 1))
@@ -150,9 +164,9 @@ def color_jitter(x:torch.Tensor, # images (B,C,H,W) in [0,1]
     if sh > 0: y = adjust_hue(y, sh * (2 * u[:, 3] - 1))
     return torch.where(_bc(on, x).bool(), y, x)
 
-def random_grayscale(x:torch.Tensor, p:float=0.2, generator=None) -> torch.Tensor:
+def random_grayscale(x:torch.Tensor, p:float=0.2, generator=None, shard=None) -> torch.Tensor:
     "Replace each RGB image by its grayscale (kept as 3 channels) with probability `p`."
-    on = _rand(x.shape[0], generator, x.device) < p
+    on = _rand(x.shape[0], generator, x.device, shard=shard) < p
     if x.shape[1] == 1: return x
     return torch.where(_bc(on, x).bool(), grayscale(x).expand_as(x), x)
 
@@ -179,9 +193,9 @@ def gaussian_blur(x:torch.Tensor, sigma:torch.Tensor, k:int) -> torch.Tensor:
     y = F.conv2d(y, w[:, None, :, None], groups=B * C)                      # along the height
     return y.reshape(B, C, H, W)
 
-def random_blur(x:torch.Tensor, p:float=0.5, sigma=(0.1, 2.0), k:int|None=None, generator=None) -> torch.Tensor:
+def random_blur(x:torch.Tensor, p:float=0.5, sigma=(0.1, 2.0), k:int|None=None, generator=None, shard=None) -> torch.Tensor:
     "Gaussian blur with per-image σ uniform in `sigma`, applied to each image with probability `p`."
-    u = _rand((x.shape[0], 2), generator, x.device)
+    u = _rand((x.shape[0], 2), generator, x.device, shard=shard)
     s = torch.where(u[:, 1] < p, sigma[0] + (sigma[1] - sigma[0]) * u[:, 0], torch.zeros_like(u[:, 0]))
     return gaussian_blur(x, s, k or blur_kernel_size(x.shape[-1]))
 
@@ -227,30 +241,31 @@ class Views:
         self.crop_scale, self.flip, self.affine, self.jitter = cfg['crop_scale'], cfg['flip'], cfg['affine'], cfg['jitter']
         self.p_gray, self.blur, self.padding = cfg['p_gray'], cfg['blur'], cfg['padding']
 
-    def geometry(self, x:torch.Tensor, generator=None) -> torch.Tensor:
+    def geometry(self, x:torch.Tensor, generator=None, shard=None) -> torch.Tensor:
         "Crop, flip and affine of `x` in one `grid_sample` (or a plain resize when there is no crop)."
         B, C, H, W = x.shape
         if self.crop_scale is None and not self.flip and not self.affine:
             if (H, W) == (self.size, self.size): return x.clone()
             return F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False, antialias=True)
         dev = x.device
-        boxes = (crop_boxes(B, H, W, self.crop_scale, self.ratio, generator, dev) if self.crop_scale is not None
+        boxes = (crop_boxes(B, H, W, self.crop_scale, self.ratio, generator, dev, shard=shard) if self.crop_scale is not None
                  else torch.tensor([[0., 0., W, H]], device=dev).expand(B, 4))
-        fl = _rand(B, generator, dev) < 0.5 if self.flip else None
+        fl = _rand(B, generator, dev, shard=shard) < 0.5 if self.flip else None
         ang = tr = zm = None
         if self.affine:
-            u = _rand((B, 4), generator, dev)
+            u = _rand((B, 4), generator, dev, shard=shard)
             ang = self.degrees * (2 * u[:, 0] - 1)
             tr = self.translate * (2 * u[:, 1:3] - 1)
             zm = self.zoom[0] + (self.zoom[1] - self.zoom[0]) * u[:, 3]
         return warp(x, crop_theta(boxes, H, W, fl, ang, tr, zm), self.size, self.padding)
 
-    def __call__(self, x:torch.Tensor, generator:torch.Generator|None=None) -> torch.Tensor:
+    def __call__(self, x:torch.Tensor, generator:torch.Generator|None=None,
+                 shard=None) -> torch.Tensor: # (rank, world[, groups]): `x` is this process's part of a global batch
         "One random view of every image of `x` (B,C,H,W) in [0,1]: (B,C,size,size), same device and dtype."
-        x = self.geometry(_check_images(x), generator)
-        if self.jitter: x = color_jitter(x, self.strength, self.p_jitter, generator)
-        if self.p_gray > 0: x = random_grayscale(x, self.p_gray, generator)
-        if self.blur: x = random_blur(x, self.p_blur, self.blur_sigma, generator=generator)
+        x = self.geometry(_check_images(x), generator, shard)
+        if self.jitter: x = color_jitter(x, self.strength, self.p_jitter, generator, shard)
+        if self.p_gray > 0: x = random_grayscale(x, self.p_gray, generator, shard)
+        if self.blur: x = random_blur(x, self.p_blur, self.blur_sigma, generator=generator, shard=shard)
         return x.clamp(0, 1)
 
     def __repr__(self):
@@ -271,8 +286,9 @@ def mixup(a:torch.Tensor, b:torch.Tensor, lam) -> torch.Tensor:
     if torch.is_tensor(lam) and lam.ndim == 1: lam = _bc(lam, a)
     return lam * a + (1 - lam) * b
 
-def multi_views(views:Views, x:torch.Tensor, T:int, generator=None) -> torch.Tensor:
+def multi_views(views:Views, x:torch.Tensor, T:int, generator=None,
+                shard=None) -> torch.Tensor: # (rank, world): `x` is this process's part of a global batch
     "`T` random views of every image of `x` (B,C,H,W), drawn in one batched call: (T, B, C, size, size)."
     B = x.shape[0]
-    v = views(_check_images(x).repeat(T, 1, 1, 1), generator)
+    v = views(_check_images(x).repeat(T, 1, 1, 1), generator, None if shard is None else (*shard[:2], T))
     return v.view(T, B, *v.shape[1:])

@@ -13,6 +13,7 @@ from ..backbones import make_backbone
 from ..heads import mlp
 from ..views import Views
 from ..losses import kl_div, cosine_sim_matrix
+from ..distributed import gather_with_grad, gather_nograd, average_grads
 
 # %% auto #0
 __all__ = ['mutual_improvement_loss', 'self_improvement_loss', 'prior_onehot', 'gradient_penalty', 'critic_loss', 'frozen',
@@ -162,6 +163,7 @@ class BSCIC(Method):
     def setup(self, learn):
         if self.critic is not None: self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.hp['critic_lr'])
     def param_groups(self): return list(self.online.parameters())
+    def ddp_ignore(self): return [f'critic.{n}' for n, _ in self.critic.named_parameters()] if self.critic is not None else []
     def extra_state(self): return dict(critic_opt=self.critic_opt.state_dict()) if self.critic_opt else {}
     def load_extra_state(self, state):
         if self.critic_opt is not None and state.get('critic_opt'): self.critic_opt.load_state_dict(state['critic_opt'])
@@ -175,15 +177,16 @@ class BSCIC(Method):
             out = critic_loss(self.critic, z, p, eps, self.hp['gp_weight'])
             self.critic_opt.zero_grad(set_to_none=True)
             out['critic'].backward()
+            average_grads(self.critic)     # under torch.distributed: one critic, the same on every process
             self.critic_opt.step()
         return {k: v.detach() for k, v in out.items()}
 
     def step(self, xb, idx, learn):
-        hp, gen = self.hp, learn.gen
-        xa, xb2 = self.views(xb, gen), self.views(xb, gen)
-        za, zb = self.online(xa), self.online(xb2)
+        hp, gen, sh = self.hp, learn.gen, getattr(learn, 'shard', None)
+        xa, xb2 = self.views(xb, gen, sh), self.views(xb, gen, sh)
+        za, zb = gather_with_grad(self.online(xa)), gather_with_grad(self.online(xb2))   # the global batch
         if hp['use_mi']:
-            with torch.no_grad(): ta, tb = self.target(xa), self.target(xb2)
+            with torch.no_grad(): ta, tb = gather_nograd(self.target(xa)), gather_nograd(self.target(xb2))
         logs, il = {}, None
         if hp['use_il']:
             z = torch.cat([za, zb])

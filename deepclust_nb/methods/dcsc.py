@@ -11,6 +11,7 @@ from ..backbones import make_backbone
 from ..heads import projection_head, ClusterHead, predictor
 from ..views import views_for
 from ..losses import nt_xent, cluster_contrastive, marginal_entropy, js_div
+from ..distributed import gather_with_grad
 
 # %% auto #0
 __all__ = ['flc_loss', 'clc_loss', 'js_similarity', 'slc_loss', 'cr_loss', 'dcsc_loss', 'DCSCHeads', 'DCSC']
@@ -141,9 +142,11 @@ class DCSC(Method):
         return out
 
     def step(self, xb, idx, learn):
-        va, vb = self.views(xb, learn.gen), self.views(xb, learn.gen)
+        sh = getattr(learn, 'shard', None)           # (rank, world) under torch.distributed: views of the global batch
+        va, vb = self.views(xb, learn.gen, sh), self.views(xb, learn.gen, sh)
         out = self.forward_heads(torch.cat([va, vb]))
-        n = len(xb)
+        out = {k: gather_with_grad(v, groups=2) for k,v in out.items()}   # global batch: negatives from every process
+        n = len(next(iter(out.values()))) // 2
         a,b = {k: v[:n] for k,v in out.items()}, {k: v[n:] for k,v in out.items()}
         hp = self.hp
         return dcsc_loss(a, b, hp['use_flc'], hp['use_clc'], hp['use_slc'], hp['tau_flc'], hp['tau_clc'],

@@ -11,6 +11,7 @@ from ..learner import Method, register_method, fit
 from ..backbones import make_backbone
 from ..views import views_for, mixup
 from ..losses import nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
+from ..distributed import gather_with_grad, map_batches, on_main
 from ..kmeans import kmeans
 from ..metrics import cluster_metrics
 
@@ -164,15 +165,20 @@ class GHDCC(Method):
 
     def forward_graph(self, x, n_views:int=1, mode:str|None=None):
         "Z (L2-normalised) and Y (softmax) of images `x` stacked as `n_views` views, on their batch graph."
-        h = self.encode(x)
+        return self.graph_heads(self.encode(x), n_views, mode)
+
+    def graph_heads(self, h, n_views:int=1, mode:str|None=None):
+        "Z and Y of backbone features `h` (n_views·N, d) on their batch graph."
         adj = batch_graph(h.detach(), n_views, mode or self.hp['graph'], self.hp['knn_k'], self.hp['threshold'])
         return F.normalize(self.gcn1(h, adj).float(), dim=1), self.gcn2(h, adj).float().softmax(1)
 
     def step(self, xb, idx, learn):
-        hp, n = self.hp, len(xb)
-        xa, xv = self.views(xb, learn.gen), self.views(xb, learn.gen)
+        hp, sh = self.hp, getattr(learn, 'shard', None)
+        xa, xv = self.views(xb, learn.gen, sh), self.views(xb, learn.gen, sh)
         xs = [xa, xv] + ([mixup(xa, xv, hp['mix_lam'])] if hp['use_mix'] else [])
-        z, y = self.forward_graph(torch.cat(xs), n_views=len(xs))
+        h = gather_with_grad(self.encode(torch.cat(xs)), groups=len(xs))   # the graph spans the global batch
+        n = len(h) // len(xs)
+        z, y = self.graph_heads(h, n_views=len(xs))
         return ghdcc_loss(z[:n], z[n:2*n], y[:n], y[n:2*n], y[2*n:] if hp['use_mix'] else None,
                           hp['mix_lam'], hp['lam1'], hp['lam2'], hp['tau1'], hp['tau2'])
 
@@ -189,12 +195,13 @@ class GHDCC(Method):
         "Z and Y (or None) of all rows of uint8 `x`, in batches drawn in a fixed random order; rows in `x`'s order."
         was = self.training; self.eval()
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.hp['seed']))
-        zs, ys = [], []
-        for i in range(0, len(x), batch_size):
-            xb = x[perm[i:i+batch_size].to(x.device)].to(device)
+        def one(i):
+            xb = x[perm[i*batch_size:(i+1)*batch_size].to(x.device)].to(device)
             xb = to_float(xb) if to_float else xb.float().div_(255)
             z, y = self.infer(xb)
-            zs.append(z.float().cpu()); ys.append(y.float().cpu())
+            return z.float().cpu(), y.float().cpu()
+        out = map_batches(one, math.ceil(len(x) / batch_size))   # batches split over the processes, if several
+        zs, ys = [z for z, _ in out], [y for _, y in out]
         self.train(was)
         inv = torch.argsort(perm)
         return torch.cat(zs)[inv], (torch.cat(ys)[inv] if self.hp['predict'] == 'argmax' else None)
@@ -210,7 +217,7 @@ def kmeans_metrics(method:Method, # a trained GHDCC (any method with `embed_all`
                   ) -> tuple:
     "k-means (shared) on the L2-normalised embedding of all images → (metrics with a `_kmeans` suffix, labels)."
     emb, _ = method.embed_all(x, device, to_float=to_float)
-    labels = kmeans(F.normalize(emb, dim=1), method.n_clusters, n_init=n_init, seed=seed).labels
+    labels = on_main(kmeans, F.normalize(emb, dim=1), method.n_clusters, n_init=n_init, seed=seed).labels   # faiss on rank 0
     out = dict(n_clusters_used_kmeans=int(labels.unique().numel()))
     if y is not None:
         out.update({f'{k}_kmeans': v for k, v in cluster_metrics(y, labels).items() if k in ('acc', 'nmi', 'ari')})

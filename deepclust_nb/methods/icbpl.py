@@ -10,7 +10,8 @@ from ..core import DeepClustError
 from ..learner import Method, register_method, fit, epoch_seed, PRETRAINED_BACKBONES
 from ..backbones import make_backbone, set_trainable, extract_features
 from ..heads import mlp
-from ..views import views_for
+from ..views import views_for, shard_rows
+from ..distributed import gather_with_grad, on_main, main_first
 from ..neighbours import knn
 
 # %% auto #0
@@ -211,11 +212,12 @@ class ICBPL(Method):
         if self.use_knn: self.nbr_idx = torch.zeros(n, hp['n_neighbours'], dtype=torch.long, device=dev)
         if not self.cached: return
         key = _feature_cache_key(hp, n)
-        self._feats = extract_features(self.backbone, data.x, device=dev, cache_key=key).to(dev)
-        if self.use_aug or hp['bt_epochs'] > 0:
-            self._aug = torch.stack([extract_features(self.backbone, self.augmented_copy(data.x, v), device=dev,
-                                                      cache_key=key and f"{key}-aug{v}-{self.views.preset}")
-                                     for v in range(hp['n_aug_cache'])]).to(dev)
+        with main_first():   # rank 0 fills the feature cache, the other processes read it
+            self._feats = extract_features(self.backbone, data.x, device=dev, cache_key=key).to(dev)
+            if self.use_aug or hp['bt_epochs'] > 0:
+                self._aug = torch.stack([extract_features(self.backbone, self.augmented_copy(data.x, v), device=dev,
+                                                          cache_key=key and f"{key}-aug{v}-{self.views.preset}")
+                                         for v in range(hp['n_aug_cache'])]).to(dev)
 
     def augmented_copy(self, x, v:int, chunk:int=2048):
         "Copy `v` of the uint8 images `x`, augmented on the CPU with a generator seeded by (seed, v): uint8."
@@ -240,8 +242,8 @@ class ICBPL(Method):
         else:
             fresh = learn.epoch == 0 and self.hp['bt_epochs'] == 0   # backbone still the pretrained one: cacheable
             key = _feature_cache_key(self.hp, len(learn.x)) if fresh else None
-            feats = extract_features(self.backbone, learn.data.x, device=learn.device, cache_key=key)
-        return knn(feats, self.hp['n_neighbours'], metric=self.hp['distance'])[1]
+            feats = on_main(lambda: extract_features(self.backbone, learn.data.x, device=learn.device, cache_key=key))
+        return on_main(lambda: knn(feats, self.hp['n_neighbours'], metric=self.hp['distance'])[1].cpu())   # faiss on rank 0
 
     def on_epoch_start(self, learn, epoch):
         self._epoch = epoch
@@ -253,19 +255,22 @@ class ICBPL(Method):
     # --- training
     def _backbone_feats(self, xb, idx, learn, n_aug:int, with_nbrs:bool):
         "Backbone features of the batch, `n_aug` augmented copies of it, and its neighbours, stacked in that order."
-        B = len(idx)
+        B, sh = len(idx), getattr(learn, 'shard', None)
+        def draw(lo, hi):   # one random integer per image, drawn for the global batch; this process's rows kept
+            r, rows = torch.randint(lo, hi, (B * (sh[1] if sh else 1),), generator=learn.gen, device=idx.device), shard_rows(B, sh)
+            return r if rows is None else r[rows.to(r.device)]
         if self.cached:
             parts = [self._feats[idx]]
-            if n_aug == 1: parts.append(self._aug[torch.randint(len(self._aug), (B,), generator=learn.gen, device=idx.device), idx])
+            if n_aug == 1: parts.append(self._aug[draw(0, len(self._aug)), idx])
             if n_aug == 2:
                 V = len(self._aug)
-                v1 = torch.randint(V, (B,), generator=learn.gen, device=idx.device)
-                if V > 1: v2 = (v1 + torch.randint(1, V, (B,), generator=learn.gen, device=idx.device)) % V
+                v1 = draw(0, V)
+                if V > 1: v2 = (v1 + draw(1, V)) % V
                 parts = [self._aug[v1, idx]] + ([self._aug[v2, idx]] if V > 1 else parts)
             if with_nbrs: parts.append(self._feats[self.nbr_idx[idx].flatten()])
             return torch.cat(parts)
         parts = [xb] if n_aug < 2 else []
-        parts += [self.views(xb, learn.gen) for _ in range(n_aug)]
+        parts += [self.views(xb, learn.gen, sh) for _ in range(n_aug)]
         if with_nbrs: parts.append(learn.to_float(learn.x[self.nbr_idx[idx].flatten()]))
         return self.backbone(torch.cat(parts))
 
@@ -273,11 +278,11 @@ class ICBPL(Method):
         hp, B = self.hp, len(idx)
         if self._epoch < hp['bt_epochs']:                              # stage 0: Barlow Twins
             y = self.head(self._backbone_feats(xb, idx, learn, 2, False)).float()
-            bt = barlow_twins_loss(y[:B], y[B:], hp['bt_lambda'])
+            bt = barlow_twins_loss(gather_with_grad(y[:B]), gather_with_grad(y[B:]), hp['bt_lambda'])   # global batch
             return dict(loss=bt, bt=bt)
         h = self._backbone_feats(xb, idx, learn, int(self.use_aug), self.use_knn)
         z = self.encode(h).float()
-        za = z[B:2*B] if self.use_aug else None
-        zk = z[(1 + self.use_aug) * B:].view(B, hp['n_neighbours'], -1) if self.use_knn else None
+        za = gather_with_grad(z[B:2*B]) if self.use_aug else None          # each part gathered over the global batch
+        zk = gather_with_grad(z[(1 + self.use_aug) * B:].view(B, hp['n_neighbours'], -1)) if self.use_knn else None
         with torch.autocast(z.device.type, enabled=False):
-            return icbpl_loss(z[:B], za, zk, self.pedcc, self.lambdas, hp['use_mmd'], hp['use_mincos'], hp['distance'])
+            return icbpl_loss(gather_with_grad(z[:B]), za, zk, self.pedcc, self.lambdas, hp['use_mmd'], hp['use_mincos'], hp['distance'])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch, torch.nn as nn
 from ..core import cache_dir
 from ..learner import Method, register_method, fit
+from ..distributed import main_first
 from ..backbones import make_backbone, extract_features
 
 # %% auto #0
@@ -33,4 +34,5 @@ class KMeansBaseline(Method):
     def embed_all(self, x, device, batch_size=512, to_float=None):
         if self._cache_key is None: return super().embed_all(x, device, batch_size, to_float)
         self.eval()
-        return extract_features(self.backbone, x, batch_size=batch_size, device=device, cache_key=self._cache_key), None
+        with main_first():   # rank 0 fills the feature cache, the others read it
+            return extract_features(self.backbone, x, batch_size=batch_size, device=device, cache_key=self._cache_key), None

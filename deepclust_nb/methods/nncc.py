@@ -12,6 +12,7 @@ from ..heads import projection_head
 from ..views import views_for, multi_views
 from ..neighbours import first_neighbours, finch_mask, neighbour_precision
 from ..losses import nt_xent, multi_positive_contrastive
+from ..distributed import gather_with_grad, gather_nograd, on_main
 
 # %% auto #0
 __all__ = ['stack_views', 'nncc_masks', 'masked_multi_positive', 'nncc_loss', 'NNCC', 'finch_relatives', 'plot_finch_links']
@@ -21,9 +22,10 @@ def stack_views(xb:torch.Tensor, # (M, C, H, W) float images in [0, 1]
                 views, # a `Views` (random augmentation) producing images of xb's size
                 T:int, # augmented views per image
                 generator:torch.Generator|None=None, # random draws (the learner's `learn.gen`)
-                with_original:bool=True) -> torch.Tensor: # put the un-augmented image first (t = 0)
+                with_original:bool=True, # put the un-augmented image first (t = 0)
+                shard=None) -> torch.Tensor: # (rank, world): `xb` is this process's part of a global batch
     "View-major stack of `xb` and its `T` random views: ((T+1)·M, C, H, W), row t·M + i = view t of image i."
-    v = multi_views(views, xb, T, generator)
+    v = multi_views(views, xb, T, generator, shard)
     if with_original: v = torch.cat([xb[None], v])
     return v.flatten(0, 1)
 
@@ -120,7 +122,7 @@ class NNCC(Method):
     def mine(self, learn):
         "FINCH first neighbours of every image from the current encoder; their precision when labels exist."
         z, _ = self.embed_all(learn.x, learn.device, to_float=learn.to_float)
-        kappa = first_neighbours(z)
+        kappa = on_main(first_neighbours, z)    # FINCH (faiss) once, on rank 0
         self.kappa.copy_(kappa.to(self.kappa.device))
         self.precision = neighbour_precision(kappa[:, None], learn.y) if learn.y is not None else None
         return kappa
@@ -131,14 +133,16 @@ class NNCC(Method):
     def stage(self, epoch:int) -> str: return 'simclr' if epoch < self.hp['pretrain_epochs'] else 'nncc'
 
     def step(self, xb, idx, learn):
-        hp, M = self.hp, len(xb)
+        hp, sh = self.hp, getattr(learn, 'shard', None)
         if self.stage(learn.epoch) == 'simclr':
-            z = self.embed(stack_views(xb, self.views, 2, learn.gen, with_original=False))
+            z = gather_with_grad(self.embed(stack_views(xb, self.views, 2, learn.gen, with_original=False, shard=sh)), groups=2)
+            M = len(z) // 2
             loss = nt_xent(z[:M], z[M:], hp['tau'])
             terms = dict(loss=loss, simclr=loss.detach())
         else:
-            z = self.embed(stack_views(xb, self.views, hp['T'], learn.gen))
-            terms = nncc_loss(z, finch_mask(self.kappa, idx), hp['tau'], hp['use_aug_neighbours'], hp['use_finch'])
+            z = self.embed(stack_views(xb, self.views, hp['T'], learn.gen, shard=sh))
+            z = gather_with_grad(z, groups=hp['T'] + 1)            # view-major over the global batch
+            terms = nncc_loss(z, finch_mask(self.kappa, gather_nograd(idx)), hp['tau'], hp['use_aug_neighbours'], hp['use_finch'])
         if self.precision is not None: terms['nn_precision'] = torch.tensor(self.precision)
         return terms
 
