@@ -6,4 +6,4 @@ if [ -d ../shared/data ] && [ -z "${DEEPCLUST_DATA:-}" ]; then export DEEPCLUST_
 export MPLBACKEND=Agg
 # two notebooks at a time, one torch thread each (two workers × N threads oversubscribe a 2-core machine)
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" nbdev_test --n_workers 2 --timing
-python -m pytest -q tests "$@"
+python -m pytest -q --durations=10 tests "$@"
