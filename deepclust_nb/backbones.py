@@ -15,7 +15,8 @@ from .core import DeepClustError, Registry, cache_dir, get_device, atomic_torch_
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BACKBONES', 'BARLOW_URL', 'Normalize', 'Resize', 'Backbone', 'make_backbone',
            'Pixels', 'HalvePool', 'ConvNet', 'resnet_body', 'read_resnet_checkpoint', 'load_resnet_weights',
-           'pretrained_input_size', 'effnet_lite0_weights_path', 'EffNetFeatures', 'set_trainable', 'extract_features']
+           'pretrained_input_size', 'effnet_lite0_weights_path', 'EffNetFeatures', 'set_trainable', 'cached_features',
+           'extract_features']
 
 # %% ../nbs/11_backbones.ipynb #349914f1
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -309,6 +310,19 @@ def _module_device(m:nn.Module) -> torch.device:
     if t is None: t = next(m.buffers(), None)
     return t.device if t is not None else torch.device('cpu')
 
+def _feature_cache_path(cache_key:str) -> Path:
+    if not re.fullmatch(r'[\w.=+-]+', str(cache_key)):
+        raise DeepClustError(f"cache_key '{cache_key}' is not a plain file name", "use letters, digits and . _ - = + only")
+    return cache_dir()/'features'/f'{cache_key}.pt'
+
+def cached_features(cache_key:str, # the key `extract_features` stored them under
+                    input_shape) -> torch.Tensor|None: # shape (N, C, H, W) of the images they must come from
+    "The features cached under `cache_key` for images of `input_shape`, or None: lets a caller skip building the images."
+    path = _feature_cache_path(cache_key)
+    if not path.exists(): return None
+    c = torch.load(path, map_location='cpu', weights_only=True)
+    return c['features'] if c.get('input_shape') == list(input_shape) else None
+
 def extract_features(model:nn.Module, # maps float (B,C,H,W) images in [0,1] to (B, D) features
                      x_uint8:torch.Tensor, # images (N, C, H, W), uint8 (or float in [0, 1])
                      batch_size:int=256, # images per forward pass
@@ -322,12 +336,8 @@ def extract_features(model:nn.Module, # maps float (B,C,H,W) images in [0,1] to 
                              "pass ImageData.x, a uint8 tensor (N, C, H, W)")
     path = None
     if cache_key is not None:
-        if not re.fullmatch(r'[\w.=+-]+', str(cache_key)):
-            raise DeepClustError(f"cache_key '{cache_key}' is not a plain file name", "use letters, digits and . _ - = + only")
-        path = cache_dir()/'features'/f'{cache_key}.pt'
-        if path.exists():
-            c = torch.load(path, map_location='cpu', weights_only=True)
-            if c.get('input_shape') == list(x_uint8.shape): return c['features']
+        path = _feature_cache_path(cache_key)
+        if (hit := cached_features(cache_key, x_uint8.shape)) is not None: return hit
     device = get_device(device) if device is not None else _module_device(model)
     model.to(device)
     cuda = device.type == 'cuda'

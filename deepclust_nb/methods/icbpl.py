@@ -8,7 +8,7 @@ import math, hashlib
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
 from ..learner import Method, register_method, fit, epoch_seed, PRETRAINED_BACKBONES
-from ..backbones import make_backbone, set_trainable, extract_features
+from ..backbones import make_backbone, set_trainable, extract_features, cached_features
 from ..heads import mlp
 from ..views import views_for, shard_rows
 from ..distributed import gather_with_grad, on_main, main_first
@@ -215,9 +215,13 @@ class ICBPL(Method):
         with main_first():   # rank 0 fills the feature cache, the other processes read it
             self._feats = extract_features(self.backbone, data.x, device=dev, cache_key=key).to(dev)
             if self.use_aug or hp['bt_epochs'] > 0:
-                self._aug = torch.stack([extract_features(self.backbone, self.augmented_copy(data.x, v), device=dev,
-                                                          cache_key=key and f"{key}-aug{v}-{self.views.preset}")
-                                         for v in range(hp['n_aug_cache'])]).to(dev)
+                self._aug = torch.stack([self.augmented_features(data.x, v, key, dev) for v in range(hp['n_aug_cache'])]).to(dev)
+
+    def augmented_features(self, x, v:int, key:str|None, device):
+        "Backbone features of augmented copy `v` of `x`: from the cache when there (the copy is then never built)."
+        key = key and f"{key}-aug{v}-{self.views.preset}"
+        hit = cached_features(key, x.shape) if key else None
+        return hit if hit is not None else extract_features(self.backbone, self.augmented_copy(x, v), device=device, cache_key=key)
 
     def augmented_copy(self, x, v:int, chunk:int=2048):
         "Copy `v` of the uint8 images `x`, augmented on the CPU with a generator seeded by (seed, v): uint8."
