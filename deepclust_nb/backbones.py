@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_backbones.ipynb #fef1bba3
 from __future__ import annotations
-import os, io, re, contextlib, inspect
+import os, io, re, sys, time, contextlib, inspect
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -72,12 +72,11 @@ class Backbone(nn.Module):
         return self.body(self.resize(self.norm(x)))
 
     def train(self, mode:bool=True):
-        "Set training mode, keeping BatchNorm layers whose parameters are all frozen in eval mode."
+        "Set training mode, keeping the BatchNorm layers that `set_trainable` froze in eval mode."
         super().train(mode)
         if mode:
             for m in self.modules():
-                ps = list(m.parameters(recurse=False))
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and ps and not any(p.requires_grad for p in ps): m.eval()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and getattr(m, 'frozen_by_scope', False): m.eval()
         return self
 
 # %% ../nbs/11_backbones.ipynb #00279b54
@@ -301,6 +300,10 @@ def set_trainable(backbone:nn.Module, # a Backbone (for 'last2'), or any module
         p.requires_grad_(on); hit |= on
     if scope == 'last2' and keep and not hit:
         raise DeepClustError(f"none of the modules {keep} were found in the backbone", "check the backbone's last2 names")
+    for m in backbone.modules():                     # BatchNorm layers this scope freezes keep their running statistics
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            ps = list(m.parameters(recurse=False))
+            m.frozen_by_scope = bool(ps) and not any(p.requires_grad for p in ps)
     backbone.train(backbone.training)                # re-apply the frozen-BatchNorm rule
     return backbone
 
@@ -317,17 +320,29 @@ def _feature_cache_path(cache_key:str) -> Path:
 
 def cached_features(cache_key:str, # the key `extract_features` stored them under
                     input_shape) -> torch.Tensor|None: # shape (N, C, H, W) of the images they must come from
-    "The features cached under `cache_key` for images of `input_shape`, or None: lets a caller skip building the images."
+    "The features cached under `cache_key` for images of `input_shape`, or None (absent, other images, or damaged)."
     path = _feature_cache_path(cache_key)
     if not path.exists(): return None
-    c = torch.load(path, map_location='cpu', weights_only=True)
-    return c['features'] if c.get('input_shape') == list(input_shape) else None
+    try:
+        c = torch.load(path, map_location='cpu', weights_only=True)
+        if c.get('input_shape') != list(input_shape): return None
+        f = c['features']
+        if not (torch.is_tensor(f) and f.ndim == 2 and len(f) == input_shape[0]): raise ValueError('wrong shape')
+        if not torch.isfinite(f).all(): raise ValueError('non-finite values')
+        return f
+    except Exception as e:      # a truncated, overwritten or foreign file: say so in one line and build it again
+        why = str(e).splitlines()[0][:80] if str(e) else type(e).__name__
+        print(f"deepclust: cached features {path.name} are damaged ({why}); rebuilding them", file=sys.stderr)
+        return None
 
 def extract_features(model:nn.Module, # maps float (B,C,H,W) images in [0,1] to (B, D) features
                      x_uint8:torch.Tensor, # images (N, C, H, W), uint8 (or float in [0, 1])
                      batch_size:int=256, # images per forward pass
                      device=None, # run on this device (the model is moved there); default: where the model is
-                     cache_key:str|None=None # save to / reuse cache_dir()/'features'/f'{cache_key}.pt'
+                     cache_key:str|None=None, # save to / reuse cache_dir()/'features'/f'{cache_key}.pt'
+                     transform=None, # f(batch, i): a float batch in [0, 1] on the device, and its index → the batch to embed
+                     progress:bool=False, # a progress bar with images per second and the time left
+                     desc:str='features' # the progress bar's label
                     ) -> torch.Tensor:
     "Features `(N, D)` float32 on the CPU of all images, batched, in eval mode, without gradients; optionally cached."
     if not torch.is_tensor(x_uint8) or x_uint8.ndim != 4:
@@ -344,16 +359,24 @@ def extract_features(model:nn.Module, # maps float (B,C,H,W) images in [0,1] to 
     if cuda: model.to(memory_format=torch.channels_last)
     was_training, out = model.training, []
     model.eval()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(x_uint8), desc=desc, unit='img', unit_scale=True, file=sys.stderr, leave=False)
     try:
         with torch.no_grad():
-            for i in range(0, len(x_uint8), batch_size):
+            for j, i in enumerate(range(0, len(x_uint8), batch_size)):
                 b = x_uint8[i:i + batch_size].to(device, non_blocking=True)
                 b = b.float().div_(255) if not b.is_floating_point() else b.float()
+                if transform is not None: b = transform(b, j)
                 if cuda: b = b.contiguous(memory_format=torch.channels_last)
                 with torch.autocast('cuda', dtype=torch.bfloat16, enabled=cuda):
                     f = model(b)
                 out.append(f.float().cpu())
-    finally: model.train(was_training)
+                if bar is not None: bar.update(len(b))
+    finally:
+        model.train(was_training)
+        if bar is not None: bar.close()
     feats = torch.cat(out) if out else torch.zeros(0, getattr(model, 'out_dim', 0))
     if path is not None: atomic_torch_save({'features': feats, 'input_shape': list(x_uint8.shape)}, path)
     return feats

@@ -16,19 +16,23 @@ from .data import ImageData, load_dataset, load_image_folder
 from .metrics import cluster_metrics, plot_confusion, plot_cluster_grid
 from .kmeans import kmeans
 from .gallery import write_run_report
+from .backbones import make_backbone, set_trainable
+from .views import views_for
+from .features import feature_bank
 from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env, dist_device, on_main,
                                       main_first, map_batches, sync_bn_stats, broadcast_object)
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['COMMON', 'METHODS', 'PRETRAINED_BACKBONES', 'RESUME_MAY_CHANGE', 'Method', 'load_methods', 'get_method',
-           'register_method', 'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign',
-           'save_checkpoint', 'load_checkpoint', 'evaluate', 'forward_backward', 'train', 'plot_history', 'save_fig',
-           'Run', 'load_data', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps',
-           'check_distributed_step']
+__all__ = ['COMMON', 'METHODS', 'PRESETS', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'Method', 'load_methods',
+           'get_method', 'register_method', 'resolve_preset', 'preset_defaults', 'method_hp', 'epoch_seed',
+           'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint', 'evaluate',
+           'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data', 'cosine_factor', 'fit_command',
+           'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps', 'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
+    preset='auto',       # paper (the paper's settings) or cpu (small images, short budgets); auto: paper on a GPU, else cpu
     dataset='digits',    # registered data set name (see `deepclust list`)
     split='all',         # train, test or all (clustering papers use train+test)
     subset=None,         # keep this many images (stratified when labelled), for fast runs
@@ -46,6 +50,10 @@ COMMON = dict(
     schedule='none',     # none or cosine (per step, over all epochs)
     backbone='convnet',  # registered backbone name
     pretrained=None,     # checkpoint path for backbones that load one (resnet50_barlow)
+    finetune='all',      # backbone layers that train: all, last2, or none (frozen: features embedded once, views drawn from a cache)
+    feature_views=4,     # with finetune none: augmented copies of each image embedded once and cached (V)
+    feature_seed=None,   # seed of those copies (None: the run's seed; fix it to share one cache between seeds)
+    views=None,          # augmentation preset: simclr, gray, weak or none (None: the method's own recipe)
     seed=0,              # seed of every random draw
     device='auto',       # auto, cpu, cuda or cuda:N
     amp=True,            # bf16 autocast on CUDA
@@ -77,9 +85,10 @@ METHODS = Registry('method')
 class Method(nn.Module):
     "A clustering method: modules, a training `step` returning named loss terms, and cluster assignment."
     name:str = None
-    defaults:dict = {}
-    needs_images:bool = True   # False: `step` gets xb=None and works from cached features
+    defaults:dict = {}         # the paper's settings (the `paper` preset)
+    presets:dict = {}          # preset name -> the values it changes from `defaults`, e.g. {'cpu': dict(epochs=20)}
     paper:str = None           # the paper's file in shared/papers
+    bank = None                # FeatureBank of the training images when the backbone is frozen (finetune none)
     def __init__(self, hp:dict, n_clusters:int, channels:int, image_size:int):
         super().__init__()
         self.hp,self.n_clusters,self.channels,self.image_size = hp,n_clusters,channels,image_size
@@ -90,8 +99,53 @@ class Method(nn.Module):
     def forward(self, xb, idx, learn) -> dict: "`step`, so a DistributedDataParallel wrapper sees the training step."; return self.step(xb, idx, learn)
     def ddp_ignore(self) -> list: "Names of parameters trained outside the main optimiser, which DDP must leave alone."; return []
     def after_step(self, learn): "After each optimiser step."
-    def embed(self, xb): "Features of a batch (B, D), used for k-means and maps."; raise NotImplementedError
-    def probs(self, xb): "Soft cluster assignments (B, K), or None when clusters come from k-means on `embed`."; return None
+    @property
+    def needs_images(self) -> bool: "False when `step` works from the feature bank (it then gets xb=None)."; return self.bank is None
+    def embed(self, xb): "Features of a batch (B, D), used for k-means and maps."; return self.embed_h(self.backbone(xb))
+    def probs(self, xb): "Soft cluster assignments (B, K), or None when clusters come from k-means on `embed`."; return self.probs_h(self.backbone(xb))
+    def embed_h(self, h): "`embed` from backbone features `h` (B, d)."; raise NotImplementedError
+    def probs_h(self, h): "`probs` from backbone features `h` (B, d), or None."; return None
+
+    # --- the backbone and frozen-feature views, shared by every method
+    def build_backbone(self) -> nn.Module:
+        "The backbone the hyper-parameters name, with the layers `finetune` leaves trainable."
+        hp = self.hp
+        if hp['finetune'] not in ('none', 'last2', 'all'):
+            raise DeepClustError(f"unknown finetune '{hp['finetune']}'", "use all (train everything), last2 or none (frozen)")
+        bb = make_backbone(hp['backbone'], self.channels, self.image_size, pretrained=hp['pretrained'])
+        return set_trainable(bb, hp['finetune'])
+    @property
+    def frozen(self) -> bool:
+        "True when the backbone is frozen and has weights, so its features are embedded once into the bank."
+        return self.hp.get('finetune') == 'none' and any(True for _ in self.backbone.parameters())
+    def bank_views(self):
+        "The augmentation of the cached copies: the `views` preset (default: simclr for colour, gray for gray), shared by all methods."
+        return views_for(self.channels, self.image_size, self.hp['views'])
+    def prepare_features(self, learn, n_views:int|None=None):
+        "With a frozen backbone: embed the clean images and V augmented copies once (cached) into `self.bank`."
+        if not self.frozen: return
+        hp = self.hp
+        if hp['epochs'] > 0 and not (hp['backbone'] in PRETRAINED_BACKBONES or hp['pretrained']):
+            raise DeepClustError(f"finetune none freezes the backbone, but '{hp['backbone']}' has random weights",
+                                 "use a pretrained backbone (--backbone effnet_lite0) or let it train (--finetune all)")
+        V = self.hp['feature_views'] if n_views is None else n_views
+        fs = hp['seed'] if hp['feature_seed'] is None else hp['feature_seed']
+        self.bank = feature_bank(self.backbone, learn.data.x, self.bank_views() if V else None, V, fs,
+                                 learn.device, progress=self.hp['progress'] and is_main())
+        self._bank_x = learn.x
+    def view_features(self, xb, idx, learn, n:int, views=None) -> list:
+        "`n` backbone-feature views (B, d) of the batch: drawn from the bank, else the backbone on `n` random views of `xb`."
+        if self.bank is not None: return self.bank.draw(idx, n, learn.gen, getattr(learn, 'shard', None))
+        views, sh = views or self.views, getattr(learn, 'shard', None)
+        return list(self.backbone(torch.cat([views(xb, learn.gen, sh) for _ in range(n)])).chunk(n))
+    def clean_features(self, xb, idx) -> torch.Tensor:
+        "Backbone features (B, d) of the un-augmented batch: from the bank, else the backbone on `xb`."
+        return self.bank.rows(idx) if self.bank is not None else self.backbone(xb)
+    def features_of(self, x, rows, device, to_float=None) -> torch.Tensor:
+        "Backbone features of rows `rows` of uint8 images `x`: the bank's when `x` is the data it was built on."
+        if self.bank is not None and x is getattr(self, '_bank_x', None): return self.bank.rows(rows)
+        xb = x[rows.to(x.device) if torch.is_tensor(rows) else rows].to(device)
+        return self.backbone(to_float(xb) if to_float else xb.float().div_(255))
     def param_groups(self): "Parameters for the main optimiser."; return [p for p in self.parameters() if p.requires_grad]
     def extra_state(self) -> dict: "State outside modules and the main optimiser (other optimisers)."; return {}
     def load_extra_state(self, state:dict): pass
@@ -100,13 +154,19 @@ class Method(nn.Module):
     normalize_embedding:bool = True   # L2-normalise `embed` before k-means (cosine k-means)
     @torch.no_grad()
     def embed_all(self, x, device, batch_size=512, to_float=None):
-        "`embed` and `probs` over all rows of uint8 `x` → (emb, probs or None) on the CPU; override to use a cache."
+        "`embed` and `probs` over all rows of uint8 `x` → (emb, probs or None) on the CPU (the bank's features when it has them)."
         was = self.training; self.eval()
+        via_h = type(self).embed_h is not Method.embed_h     # one backbone pass for both
         def one(i):
-            xb = x[i*batch_size:(i+1)*batch_size].to(device)
-            xb = to_float(xb) if to_float else xb.float().div_(255)
-            p = self.probs(xb)
-            return self.embed(xb).float().cpu(), (p.float().cpu() if p is not None else None)
+            rows = torch.arange(i*batch_size, min((i+1)*batch_size, len(x)))
+            if via_h:
+                h = self.features_of(x, rows, device, to_float)
+                e, p = self.embed_h(h), self.probs_h(h)
+            else:
+                xb = x[i*batch_size:(i+1)*batch_size].to(device)
+                xb = to_float(xb) if to_float else xb.float().div_(255)
+                e, p = self.embed(xb), self.probs(xb)
+            return e.float().cpu(), (p.float().cpu() if p is not None else None)
         out = map_batches(one, math.ceil(len(x) / batch_size))   # split over the processes under torch.distributed
         self.train(was)
         probs = [p for _,p in out if p is not None]
@@ -130,14 +190,30 @@ def register_method(cls):
     METHODS[cls.name] = cls
     return cls
 
+PRESETS = ('paper', 'cpu')
+
+def resolve_preset(preset:str='auto', # 'auto', 'paper' or 'cpu'
+                   device='auto') -> str: # the device the run will use
+    "The preset a run uses: `paper` on a GPU and `cpu` without one when `preset` is 'auto'."
+    if preset == 'auto': return 'paper' if get_device(device).type == 'cuda' else 'cpu'
+    if preset not in PRESETS:
+        raise DeepClustError(f"unknown preset '{preset}'", "use --preset paper (the paper's settings) or --preset cpu")
+    return preset
+
+def preset_defaults(name:str, preset:str) -> dict:
+    "COMMON, then method `name`'s defaults (the paper's), then what `preset` changes."
+    cls = get_method(name)
+    return {**COMMON, **cls.defaults, **cls.presets.get(preset, {}), 'preset': preset}
+
 def method_hp(name:str, **overrides) -> dict:
-    "Resolved hyper-parameters of method `name`: COMMON, then its defaults, then `overrides` (checked)."
+    "Resolved hyper-parameters of method `name`: COMMON, its defaults, its preset's values, then `overrides` (checked)."
     cls = get_method(name)
     hp = {**COMMON, **cls.defaults}
     unknown = [k for k in overrides if k not in hp]
     if unknown:
         raise DeepClustError(f"unknown parameter(s) {', '.join(unknown)} for method '{name}'",
                              f"valid parameters: {', '.join(sorted(hp))}")
+    hp = preset_defaults(name, resolve_preset(overrides.get('preset', 'auto'), overrides.get('device', hp['device'])))
     for k,v in overrides.items():
         try: hp[k] = _coerce(v, hp[k])
         except (ValueError, TypeError):
@@ -161,6 +237,7 @@ def _check_hp(hp):
     need(hp['image_size'] is None or hp['image_size'] >= 8, f"image_size={hp['image_size']} is too small", "use --image-size 8 or more")
     need(hp['split'] in ('train','test','all','unlabelled'), f"unknown split '{hp['split']}'", "use train, test or all")
     need(hp['schedule'] in ('none','cosine'), f"unknown schedule '{hp['schedule']}'", "use none or cosine")
+    need(hp['preset'] in PRESETS, f"unknown preset '{hp['preset']}'", "use --preset paper or --preset cpu")
 
 # %% ../nbs/20_learner.ipynb #a77ffecf
 def _make_optimizer(hp, params):
@@ -411,12 +488,17 @@ def _n_clusters(hp, data):
                              "use fewer clusters or more images")
     return int(k)
 
+def cosine_factor(it:int, # optimiser steps taken
+                  total:int) -> float: # steps of the whole run
+    "Cosine learning-rate factor ½(1 + cos(π·it/total)), 0 after `total`: a function of the step and the run's length only."
+    return 0.5 * (1 + math.cos(math.pi * min(it, total) / total))
+
 def fit_command(hp:dict, defaults:dict|None=None) -> str:
     "The `deepclust fit` command that reproduces a run with these hyper-parameters."
-    defaults = defaults if defaults is not None else {**COMMON, **get_method(hp['method']).defaults}
-    parts = ['deepclust', 'fit', '--method', hp['method']]
+    defaults = defaults if defaults is not None else preset_defaults(hp['method'], hp.get('preset', 'paper'))
+    parts = ['deepclust', 'fit', '--method', hp['method'], '--preset', hp.get('preset', 'paper')]
     for k,v in hp.items():
-        if k in ('method','progress') or (k in defaults and defaults[k] == v): continue
+        if k in ('method','progress','preset') or (k in defaults and defaults[k] == v): continue
         parts += ['--' + k.replace('_','-'), json.dumps(v) if not isinstance(v, str) else v]
     return shlex.join(parts)
 
@@ -449,6 +531,8 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
             load_methods()
             raise DeepClustError("no method given", f"choose one with --method: {', '.join(sorted(METHODS))}")
         hp = method_hp(method, **params)
+        if params.get('preset', 'auto') == 'auto' and is_main() and get_method(method).presets:
+            print(PRESET_NOTE[hp['preset']].format(m=method), file=sys.stderr)
     init_from_env(get_device(hp['device']))   # fails early on a device this machine lacks; joins torchrun's processes
     if resume is None:
         out = Path(out) if out is not None else Path(broadcast_object(str(_new_run_dir(hp))))   # rank 0's folder name
@@ -478,8 +562,9 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
         learn.opt = _make_optimizer(hp, m.param_groups())
         if hp['schedule'] == 'cosine':
             total = max(1, hp['epochs'] * max(1, len(data) // min(hp['batch_size'], len(data))))
-            learn.sched = torch.optim.lr_scheduler.CosineAnnealingLR(learn.opt, total)
+            learn.sched = torch.optim.lr_scheduler.LambdaLR(learn.opt, partial(cosine_factor, total=total))
     if hp['compile'] and learn.cuda: m.compile()
+    m.prepare_features(learn)
     m.setup(learn)
     resuming = resume is not None and (out/'checkpoint.pt').exists()
     barrier()                  # nobody reads the checkpoint while rank 0 might still write
@@ -532,6 +617,10 @@ def finish(learn:Learner, seconds:float) -> Run:
     return Run(out, metrics, learn.history, learn, pred, conf)
 
 PRETRAINED_BACKBONES = ('effnet_lite0', 'resnet50_barlow')
+PRESET_NOTE = dict(
+    cpu="deepclust: preset 'cpu' (no GPU here): settings for small images and short budgets, not the paper's "
+        "(deepclust list --params {m} shows both); --preset paper for the paper's",
+    paper="deepclust: preset 'paper' (a GPU is here): the paper's settings; --preset cpu for small, fast runs")
 RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn')
 
 # %% ../nbs/20_learner.ipynb #031dfea9
@@ -548,7 +637,7 @@ def step_state(method:str, # a registered method
     m = get_method(method)(hp, _n_clusters(hp, data), data.channels, data.image_size)
     learn = Learner(m, data, hp)
     learn.opt = _make_optimizer(hp, m.param_groups())
-    m.setup(learn); wrap_ddp(learn)
+    m.prepare_features(learn); m.setup(learn); wrap_ddp(learn)
     s = epoch_seed(hp['seed'], epoch); torch.manual_seed(s); learn.gen.manual_seed(s)
     learn.epoch = epoch
     m.train(); m.on_epoch_start(learn, epoch)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .core import DeepClustError
 
 # %% auto #0
-__all__ = ['LUMA', 'PRESETS', 'shard_rows', 'crop_boxes', 'crop_theta', 'warp', 'grayscale', 'adjust_brightness',
+__all__ = ['LUMA', 'PRESETS', 'PRESET', 'shard_rows', 'crop_boxes', 'crop_theta', 'warp', 'grayscale', 'adjust_brightness',
            'adjust_contrast', 'adjust_saturation', 'rgb_to_hsv', 'hsv_to_rgb', 'adjust_hue', 'color_jitter',
            'random_grayscale', 'blur_kernel_size', 'gaussian_kernels', 'gaussian_blur', 'random_blur', 'Views',
            'views_for', 'mixup', 'multi_views']
@@ -202,31 +202,36 @@ def random_blur(x:torch.Tensor, p:float=0.5, sigma=(0.1, 2.0), k:int|None=None, 
 # %% ../nbs/10_views.ipynb #66ed8d63
 PRESETS = dict(
     simclr=dict(crop_scale=(0.2, 1.0), flip=True, affine=False, jitter=True, p_gray=0.2, blur=True, padding='border'),
-    gray=dict(crop_scale=(0.5, 1.0), flip=False, affine=True, jitter=False, p_gray=0.0, blur=False, padding='zeros'),
+    gray=dict(crop_scale=(0.5, 1.0), flip=False, affine=True, jitter=True, p_gray=0.0, blur=True, padding='zeros'),
     weak=dict(crop_scale=(0.2, 1.0), flip=True, affine=False, jitter=False, p_gray=0.0, blur=False, padding='border'),
     none=dict(crop_scale=None, flip=False, affine=False, jitter=False, p_gray=0.0, blur=False, padding='border'),
 )
+
+class _FromPreset:
+    "Default of a `Views` keyword: take the preset's value (so that `None` can mean 'off')."
+    def __repr__(self): return 'PRESET'
+PRESET = _FromPreset()
 
 # %% ../nbs/10_views.ipynb #937333da
 class Views:
     "Batched random views of images (B,C,H,W) in [0,1] at `size`×`size`, on the images' device."
     def __init__(self, size:int, # side of the output views
                  preset:str='simclr', # 'simclr', 'gray', 'weak' or 'none'; the keywords below override it
-                 crop_scale=None, # area range of the random resized crop (preset: (0.2, 1.0); 'gray' (0.5, 1.0))
+                 crop_scale=PRESET, # area range of the random resized crop, None: no crop (preset: (0.2, 1.0); 'gray' (0.5, 1.0))
                  ratio=(3/4, 4/3), # aspect-ratio range of the crop
-                 flip:bool|None=None, # random horizontal flip with p = 0.5
-                 jitter:bool|None=None, # colour jitter
+                 flip=PRESET, # random horizontal flip with p = 0.5
+                 jitter=PRESET, # colour jitter
                  p_jitter:float=0.8, # probability of jittering a view
                  strength=(0.4, 0.4, 0.4, 0.1), # jitter strengths: brightness, contrast, saturation, hue
-                 p_gray:float|None=None, # probability of a grayscale view (RGB only)
-                 blur:bool|None=None, # Gaussian blur with σ in `blur_sigma`
+                 p_gray=PRESET, # probability of a grayscale view (RGB only)
+                 blur=PRESET, # Gaussian blur with σ in `blur_sigma`
                  p_blur:float=0.5, # probability of blurring a view
                  blur_sigma=(0.1, 2.0), # σ range of the blur
-                 affine:bool|None=None, # small random affine folded into the crop
+                 affine=PRESET, # small random affine folded into the crop
                  degrees:float=10., # affine rotation range ±degrees
                  translate:float=0.1, # affine shift range ±fraction of the side
                  zoom=(0.9, 1.1), # affine scale range
-                 padding:str|None=None): # grid_sample padding outside the image: 'border', 'zeros' or 'reflection'
+                 padding=PRESET): # grid_sample padding outside the image: 'border', 'zeros' or 'reflection'
         if preset not in PRESETS:
             raise DeepClustError(f"unknown views preset '{preset}'", f"use one of: {', '.join(PRESETS)}")
         if not (isinstance(size, int) and size > 0):
@@ -234,7 +239,10 @@ class Views:
         cfg = dict(PRESETS[preset])
         for k, v in dict(crop_scale=crop_scale, flip=flip, jitter=jitter, p_gray=p_gray, blur=blur, affine=affine,
                          padding=padding).items():
-            if v is not None: cfg[k] = v
+            if v is not PRESET: cfg[k] = v
+        if cfg['crop_scale'] is not None and not (len(cfg['crop_scale']) == 2 and 0 < cfg['crop_scale'][0] <= cfg['crop_scale'][1] <= 1):
+            raise DeepClustError(f"crop_scale={cfg['crop_scale']!r} is not an area range (lo, hi) with 0 < lo <= hi <= 1",
+                                 "pass e.g. crop_scale=(0.2, 1.0), or None for no crop")
         self.size, self.preset, self.ratio = size, preset, ratio
         self.p_jitter, self.strength, self.p_blur, self.blur_sigma = p_jitter, strength, p_blur, blur_sigma
         self.degrees, self.translate, self.zoom = degrees, translate, zoom

@@ -9,9 +9,8 @@ from contextlib import contextmanager
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
 from ..learner import Method, register_method, fit
-from ..backbones import make_backbone
 from ..heads import mlp
-from ..views import Views
+from ..views import Views, views_for
 from ..losses import kl_div, cosine_sim_matrix
 from ..distributed import gather_with_grad, gather_nograd, average_grads
 
@@ -115,11 +114,14 @@ def bscic_loss(si:torch.Tensor|None=None, # L_si (None: switched off)
 
 # %% ../../nbs/34_methods.bscic.ipynb #52f0a062
 class AssignNet(nn.Module):
-    "Backbone → linear → softmax: soft cluster assignments (B, K)."
-    def __init__(self, backbone:nn.Module, n_clusters:int):
+    "Backbone → linear (or a one-hidden-layer MLP) → softmax: soft cluster assignments (B, K)."
+    def __init__(self, backbone:nn.Module, n_clusters:int, hidden:int|None=None):
         super().__init__()
-        self.backbone, self.head = backbone, nn.Linear(backbone.out_dim, n_clusters)
-    def forward(self, x): return self.head(self.backbone(x).flatten(1)).float().softmax(1)
+        d = backbone.out_dim
+        self.backbone = backbone
+        self.head = nn.Linear(d, n_clusters) if not hidden else mlp([(d, hidden, True, True), (hidden, n_clusters, False, False)])
+    def forward_h(self, h): "Assignments from backbone features `h`."; return self.head(h.flatten(1)).float().softmax(1)
+    def forward(self, x): return self.forward_h(self.backbone(x))
 
 @torch.no_grad()
 def ema_update(target:nn.Module, online:nn.Module, tau:float=0.99):
@@ -147,16 +149,18 @@ class BSCIC(Method):
                     alpha_clu=None,   # weight of L_clu (None: 1)
                     tau_ema=0.99,     # EMA decay of the target network
                     gp_weight=10.,    # gradient-penalty coefficient ζ
-                    critic_lr=3e-4)   # Adam learning rate of the critic
+                    critic_lr=3e-4,   # Adam learning rate of the critic
+                    head_hidden=None) # hidden width of the assignment head (None: linear, as the paper)
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not any(hp[k] for k in ('use_si', 'use_mi', 'use_il', 'use_clu')):
             raise DeepClustError("every loss term of BSC-IC is switched off", "keep at least one of use_si, use_mi, use_il, use_clu")
         self.alphas = {k: float(hp[k]) if hp[k] is not None else v for k, v in paper_alphas(channels).items()}
-        self.online = AssignNet(make_backbone(hp['backbone'], channels, image_size, pretrained=hp['pretrained']), n_clusters)
+        self.online = AssignNet(self.build_backbone(), n_clusters, hp['head_hidden'])
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.critic = critic_mlp(n_clusters) if hp['use_il'] else None
-        self.views = (Views(image_size, 'gray', flip=True, affine=False) if channels == 1
+        self.views = (views_for(channels, image_size, hp['views']) if hp['views'] else
+                      Views(image_size, 'gray', flip=True, affine=False, jitter=False, blur=False) if channels == 1
                       else Views(image_size, 'simclr', blur=False))
         self.critic_opt = None
 
@@ -183,10 +187,15 @@ class BSCIC(Method):
 
     def step(self, xb, idx, learn):
         hp, gen, sh = self.hp, learn.gen, getattr(learn, 'shard', None)
-        xa, xb2 = self.views(xb, gen, sh), self.views(xb, gen, sh)
-        za, zb = gather_with_grad(self.online(xa)), gather_with_grad(self.online(xb2))   # the global batch
+        if self.bank is not None:      # frozen backbone: the online and target networks differ only in their heads
+            ha, hb = self.bank.draw(idx, 2, gen, sh)
+            on, tg = self.online.forward_h, self.target.forward_h
+        else:
+            ha, hb = self.views(xb, gen, sh), self.views(xb, gen, sh)
+            on, tg = self.online, self.target
+        za, zb = gather_with_grad(on(ha)), gather_with_grad(on(hb))   # the global batch
         if hp['use_mi']:
-            with torch.no_grad(): ta, tb = gather_nograd(self.target(xa)), gather_nograd(self.target(xb2))
+            with torch.no_grad(): ta, tb = gather_nograd(tg(ha)), gather_nograd(tg(hb))
         logs, il = {}, None
         if hp['use_il']:
             z = torch.cat([za, zb])
@@ -198,5 +207,7 @@ class BSCIC(Method):
         return {**out, **logs}
 
     def after_step(self, learn): ema_update(self.target, self.online, self.hp['tau_ema'])
-    def probs(self, xb): return self.online(xb)
-    def embed(self, xb): return self.online.backbone(xb).flatten(1)
+    @property
+    def backbone(self): return self.online.backbone
+    def probs_h(self, h): return self.online.forward_h(h)
+    def embed_h(self, h): return h.flatten(1).float()

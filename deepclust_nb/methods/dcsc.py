@@ -7,14 +7,14 @@ from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
 from ..learner import Method, register_method, fit
-from ..backbones import make_backbone
 from ..heads import projection_head, ClusterHead, predictor
 from ..views import views_for
-from ..losses import nt_xent, cluster_contrastive, marginal_entropy, js_div
+from ..losses import nt_xent, cluster_contrastive, marginal_entropy, js_div, kl_div
 from ..distributed import gather_with_grad
 
 # %% auto #0
-__all__ = ['flc_loss', 'clc_loss', 'js_similarity', 'slc_loss', 'cr_loss', 'dcsc_loss', 'DCSCHeads', 'DCSC']
+__all__ = ['SLC_SIMS', 'flc_loss', 'clc_loss', 'js_similarity', 'semantic_similarity', 'slc_loss', 'cr_loss', 'dcsc_loss',
+           'DCSCHeads', 'DCSC']
 
 # %% ../../nbs/32_methods.dcsc.ipynb #e325bc4d
 def flc_loss(za:torch.Tensor, # (N, D) features of view a
@@ -39,16 +39,31 @@ def js_similarity(p:torch.Tensor, # (N, K) distributions (rows sum to 1)
     "Matrix (N, M) of s(p_i, q_j) = −JS(p_i, q_j), the semantic similarity of L_SLC."
     return -js_div(p[:,None,:], q[None,:,:], reduction='none')
 
+SLC_SIMS = ('js', 'skl', 'cos')
+
+def semantic_similarity(p:torch.Tensor, # (N, K) distributions
+                        q:torch.Tensor, # (M, K) distributions
+                        kind:str='js', # 'js': −JS; 'skl': −½(KL(p‖q) + KL(q‖p)); 'cos': cosine of the two vectors
+                       ) -> torch.Tensor:
+    "Matrix (N, M) of the similarity s(p_i, q_j) used by L_SLC."
+    if kind == 'js': return js_similarity(p, q)
+    if kind == 'skl':
+        P, Q = p[:, None, :], q[None, :, :]
+        return -(kl_div(P, Q, reduction='none') + kl_div(Q, P, reduction='none')) / 2
+    if kind == 'cos': return F.normalize(p, dim=1) @ F.normalize(q, dim=1).T
+    raise DeepClustError(f"unknown semantic similarity '{kind}'", f"use one of: {', '.join(SLC_SIMS)}")
+
 def slc_loss(pa:torch.Tensor, # (N, K) predictor distributions p of view a
              pb:torch.Tensor, # (N, K) predictor distributions p of view b
              qa:torch.Tensor, # (N, K) projector distributions q of view a (stop-gradient here)
              qb:torch.Tensor, # (N, K) projector distributions q of view b (stop-gradient here)
              tau:float=1.0, # temperature τ_SLC
+             sim:str='js', # the similarity s: 'js', 'skl' or 'cos' (see `semantic_similarity`)
             ) -> torch.Tensor:
-    "Semantic-level contrastive loss L_SLC (eq. 3.4–3.5) with s = −JS, q stop-gradient."
+    "Semantic-level contrastive loss L_SLC (eq. 3.4–3.5) with similarity `sim`, q stop-gradient."
     pa,pb,qa,qb = pa.float(), pb.float(), qa.detach().float(), qb.detach().float()
     def half(p, q_same, q_other):   # sl_i for anchors p of one view; positives q of the other view
-        s_same, s_cross = js_similarity(p, q_same)/tau, js_similarity(p, q_other)/tau
+        s_same, s_cross = semantic_similarity(p, q_same, sim)/tau, semantic_similarity(p, q_other, sim)/tau
         return (torch.logsumexp(torch.cat([s_same, s_cross.T], 1), 1) - s_cross.diagonal()).sum()
     return (half(pa, qa, qb) + half(pb, qb, qa)) / (2*len(pa))
 
@@ -60,11 +75,11 @@ def cr_loss(ca:torch.Tensor, # (N, K) cluster probabilities of view a
     return -(marginal_entropy(ca.float()) + marginal_entropy(cb.float()))
 
 # %% ../../nbs/32_methods.dcsc.ipynb #b3b18ca2
-def _cluster_terms(a, b, sfx, use_clc, use_slc, tau_clc, tau_slc, lam_cr):
+def _cluster_terms(a, b, sfx, use_clc, use_slc, tau_clc, tau_slc, lam_cr, slc_sim='js'):
     "CLC, SLC and CR of one cluster head (main: sfx='', over-clustering: sfx='_over')."
     t = {}
     if use_clc: t['clc'+sfx] = clc_loss(a['c'+sfx], b['c'+sfx], tau_clc)
-    if use_slc: t['slc'+sfx] = slc_loss(a['p'+sfx], b['p'+sfx], a['q'+sfx], b['q'+sfx], tau_slc)
+    if use_slc: t['slc'+sfx] = slc_loss(a['p'+sfx], b['p'+sfx], a['q'+sfx], b['q'+sfx], tau_slc, slc_sim)
     head = 'c' if use_clc else 'q' if use_slc else None
     if head is not None and lam_cr: t['cr'+sfx] = cr_loss(a[head+sfx], b[head+sfx])
     return t
@@ -74,6 +89,7 @@ def dcsc_loss(a:dict, # head outputs of view a: z, c, p, q (and c_over, p_over, 
               use_flc:bool=True, use_clc:bool=True, use_slc:bool=True, # the loss terms switched on
               tau_flc:float=0.2, tau_clc:float=1.0, tau_slc:float=1.0, # temperatures
               lam_cr:float=1.0, # weight λ of L_CR
+              slc_sim:str='js', # the similarity s of L_SLC
              ) -> dict:
     "DCSC objective (eq. 3.7): dict of the named terms and `loss` = FLC + CLC + SLC + λ·CR (+ over-clustering terms)."
     if not (use_flc or use_clc or use_slc):
@@ -81,8 +97,8 @@ def dcsc_loss(a:dict, # head outputs of view a: z, c, p, q (and c_over, p_over, 
                              "switch on at least one of use_flc, use_clc, use_slc")
     t = {}
     if use_flc: t['flc'] = flc_loss(a['z'], b['z'], tau_flc)
-    t.update(_cluster_terms(a, b, '', use_clc, use_slc, tau_clc, tau_slc, lam_cr))
-    if 'c_over' in a or 'q_over' in a: t.update(_cluster_terms(a, b, '_over', use_clc, use_slc, tau_clc, tau_slc, lam_cr))
+    t.update(_cluster_terms(a, b, '', use_clc, use_slc, tau_clc, tau_slc, lam_cr, slc_sim))
+    if 'c_over' in a or 'q_over' in a: t.update(_cluster_terms(a, b, '_over', use_clc, use_slc, tau_clc, tau_slc, lam_cr, slc_sim))
     loss = sum(lam_cr * v if k.startswith('cr') else v for k,v in t.items())
     return dict(loss=loss, **t)
 
@@ -116,7 +132,8 @@ class DCSC(Method):
     paper = '001_31275e885df67bdf.txt'
     defaults = dict(backbone='resnet34', epochs=100, batch_size=256, optimizer='adam', lr=3e-4,
                     use_flc=True, use_clc=True, use_slc=True, bn=True, use_predictor=True, overcluster=0,
-                    feat_dim=128, tau_flc=0.2, tau_clc=1.0, tau_slc=1.0, lam_cr=1.0)
+                    feat_dim=128, tau_flc=0.2, tau_clc=1.0, tau_slc=1.0, lam_cr=1.0,
+                    slc_sim='js')     # the similarity s of L_SLC: js (−JS), skl (−symmetric KL) or cos
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not (hp['use_flc'] or hp['use_clc'] or hp['use_slc']):
@@ -125,35 +142,30 @@ class DCSC(Method):
         if hp['overcluster'] < 0 or hp['overcluster'] == 1:
             raise DeepClustError(f"overcluster={hp['overcluster']} is not a number of clusters",
                                  "use 0 (off) or a number >= 2, e.g. 70 as in the paper")
-        self.backbone = make_backbone(hp['backbone'], channels, image_size, pretrained=hp['pretrained'])
+        self.backbone = self.build_backbone()
         d, bn = self.backbone.out_dim, hp['bn']
         self.fproj = projection_head(d, hp['feat_dim'], hidden=d, bn=bn) if hp['use_flc'] else None
         kw = dict(use_clc=hp['use_clc'], use_slc=hp['use_slc'], use_predictor=hp['use_predictor'], bn=bn)
         self.heads = DCSCHeads(d, n_clusters, **kw)
         self.over = DCSCHeads(d, hp['overcluster'], **kw) if hp['overcluster'] else None
-        self.views = views_for(channels, image_size)
+        self.views = views_for(channels, image_size, hp['views'])
 
-    def forward_heads(self, x) -> dict:
-        "Every head's output for a batch of (augmented) images."
-        h = self.backbone(x)
+    def forward_heads(self, h) -> dict:
+        "Every head's output for backbone features `h` of a batch of (augmented) images."
         out = self.heads(h)
         if self.fproj is not None: out['z'] = self.fproj(h)
         if self.over is not None: out.update({k+'_over': v for k,v in self.over(h).items()})
         return out
 
     def step(self, xb, idx, learn):
-        sh = getattr(learn, 'shard', None)           # (rank, world) under torch.distributed: views of the global batch
-        va, vb = self.views(xb, learn.gen, sh), self.views(xb, learn.gen, sh)
-        out = self.forward_heads(torch.cat([va, vb]))
+        ha, hb = self.view_features(xb, idx, learn, 2)   # two random views: images through the backbone, or the bank's
+        out = self.forward_heads(torch.cat([ha, hb]))
         out = {k: gather_with_grad(v, groups=2) for k,v in out.items()}   # global batch: negatives from every process
         n = len(next(iter(out.values()))) // 2
         a,b = {k: v[:n] for k,v in out.items()}, {k: v[n:] for k,v in out.items()}
         hp = self.hp
         return dcsc_loss(a, b, hp['use_flc'], hp['use_clc'], hp['use_slc'], hp['tau_flc'], hp['tau_clc'],
-                         hp['tau_slc'], hp['lam_cr'])
+                         hp['tau_slc'], hp['lam_cr'], hp['slc_sim'])
 
-    def embed(self, xb):
-        h = self.backbone(xb)
-        return (self.fproj(h) if self.fproj is not None else h).float()
-
-    def probs(self, xb): return self.heads.probs(self.backbone(xb))
+    def embed_h(self, h): return (self.fproj(h) if self.fproj is not None else h).float()
+    def probs_h(self, h): return self.heads.probs(h)

@@ -8,7 +8,6 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError, atomic_save_json
 from ..learner import Method, register_method, fit
-from ..backbones import make_backbone
 from ..views import views_for, mixup
 from ..losses import nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
 from ..distributed import gather_with_grad, map_batches, on_main
@@ -23,6 +22,8 @@ __all__ = ['GRAPHS', 'INFER_GRAPHS', 'PREDICT', 'knn_graph', 'normalize_adjacenc
 def knn_graph(h:torch.Tensor, # (n, d) node features
               k:int=10, # neighbours per node (capped at n − 1; 0 gives no edges)
               threshold:float=0.5, # keep an edge only where the cosine similarity exceeds this
+              centre:bool=False, # cosine of the rows minus their mean (a correlation), where a threshold bites
+              forbid:torch.Tensor|None=None, # (n, n) bool: pairs that may not be linked
              ) -> torch.Tensor:
     "Symmetric 0/1 adjacency (n, n) of the thresholded cosine kNN graph of the rows of `h`, without self-loops."
     if h.ndim != 2:
@@ -33,9 +34,11 @@ def knn_graph(h:torch.Tensor, # (n, d) node features
     k = min(int(k), n - 1)
     if k < 1: return a
     hf = h.detach().float()
+    if centre: hf = hf - hf.mean(0, keepdim=True)
     s = cosine_sim_matrix(hf, hf).fill_diagonal_(float('-inf'))
+    if forbid is not None: s = s.masked_fill(forbid.to(s.device), float('-inf'))
     v, i = s.topk(k, dim=1)
-    a.scatter_(1, i, (v > threshold).float())
+    a.scatter_(1, i, (v > threshold).float())     # a forbidden pair (−∞) never passes the threshold
     return torch.maximum(a, a.T)
 
 def normalize_adjacency(a:torch.Tensor # (n, n) symmetric adjacency without self-loops
@@ -52,16 +55,22 @@ def batch_graph(h:torch.Tensor, # (n_views·N, d) features of the views, stacked
                 mode:str='mixed', # 'mixed', 'concat' or 'none'
                 k:int=10, # neighbours per node
                 threshold:float=0.5, # similarity threshold of an edge
+                centre:bool=False, # threshold the cosine of batch-centred features (see `knn_graph`)
+                own_views:bool=True, # in the mixed graph, a view may link to the other views of its own image
                ) -> torch.Tensor:
     "Normalised adjacency Â (n, n) of the batch graph: one kNN graph over all rows, one per view, or none (Â = I)."
     if mode not in GRAPHS: raise DeepClustError(f"unknown graph '{mode}'", f"use one of: {', '.join(GRAPHS)}")
-    if mode == 'mixed': a = knn_graph(h, k, threshold)
+    if mode != 'none' and len(h) % n_views:
+        raise DeepClustError(f"the batch graph needs {n_views} views of equal size, got {len(h)} rows",
+                             "stack the same number of rows for every view")
+    if mode == 'mixed':
+        forbid = None
+        if not own_views and n_views > 1:
+            img = torch.arange(len(h), device=h.device) % (len(h) // n_views)     # the image each row is a view of
+            forbid = img[:, None] == img[None]
+        a = knn_graph(h, k, threshold, centre, forbid)
     elif mode == 'none': a = torch.zeros(len(h), len(h), device=h.device)
-    else:
-        if len(h) % n_views:
-            raise DeepClustError(f"the concatenated graph needs {n_views} views of equal size, got {len(h)} rows",
-                                 "stack the same number of rows for every view")
-        a = torch.block_diag(*[knn_graph(c, k, threshold) for c in h.chunk(n_views)])
+    else: a = torch.block_diag(*[knn_graph(c, k, threshold, centre) for c in h.chunk(n_views)])
     return normalize_adjacency(a)
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #1ebfbe64
@@ -90,9 +99,9 @@ def instance_loss(za:torch.Tensor, # (N, d) GCN1 features of view a (L2-normalis
                   zb:torch.Tensor, # (N, d) GCN1 features of view b
                   tau:float=0.5, # temperature τ1
                  ) -> dict:
-    "Instance-level terms: `ins` = NT-Xent between the views (eq. 2), `mse` = MSE between them (eq. 3)."
+    "Instance-level terms: `ins` = NT-Xent between the views (eq. 2), `mse` = ‖z_a − z_b‖² per image, averaged (eq. 3)."
     za, zb = za.float(), zb.float()
-    return dict(ins=nt_xent(za, zb, tau), mse=F.mse_loss(za, zb))
+    return dict(ins=nt_xent(za, zb, tau), mse=(za - zb).pow(2).sum(1).mean())
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #189f3945
 def cluster_loss(ya:torch.Tensor, # (N, K) cluster probabilities of view a
@@ -139,7 +148,8 @@ class GHDCC(Method):
     name = 'ghdcc'
     paper = '002_3d8a2396acd7e895.txt'
     defaults = dict(backbone='resnet34', image_size=64, epochs=500, batch_size=128, optimizer='adam', lr=2e-4,
-                    feat_dim=128, graph='mixed', knn_k=10, threshold=0.5, use_mix=True, mix_lam=0.7,
+                    feat_dim=128, graph='mixed', knn_k=10, threshold=0.5, centre=False, own_views=True,
+                    use_mix=True, mix_lam=0.7,
                     lam1=0.5, lam2=0.5, tau1=0.5, tau2=1.0, infer_graph='batch', predict='argmax', kmeans_n_init=10)
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
@@ -154,41 +164,50 @@ class GHDCC(Method):
              "use a value in [-1, 1], e.g. 0.5 (-1 keeps every kNN edge)")
         need(0 <= hp['mix_lam'] <= 1, f"mix_lam={hp['mix_lam']} is outside [0, 1]", "use e.g. --mix-lam 0.7")
         need(hp['tau1'] > 0 and hp['tau2'] > 0, "the temperatures tau1 and tau2 must be > 0", "use e.g. 0.5 and 1.0")
-        self.backbone = make_backbone(hp['backbone'], channels, image_size, pretrained=hp['pretrained'])
+        self.backbone = self.build_backbone()
         d = hp['feat_dim']
         self.fc = nn.Linear(self.backbone.out_dim, d)
         self.gcn1 = GCN((d, d, d))
         self.gcn2 = GCN((d, d, n_clusters))
-        self.views = views_for(channels, image_size)
+        self.views = views_for(channels, image_size, hp['views'])
 
-    def encode(self, x): "Backbone features h (B, feat_dim)."; return self.fc(self.backbone(x))
+    def encode(self, x): "Features H (B, feat_dim) of images."; return self.fc(self.backbone(x))
 
     def forward_graph(self, x, n_views:int=1, mode:str|None=None):
         "Z (L2-normalised) and Y (softmax) of images `x` stacked as `n_views` views, on their batch graph."
         return self.graph_heads(self.encode(x), n_views, mode)
 
     def graph_heads(self, h, n_views:int=1, mode:str|None=None):
-        "Z and Y of backbone features `h` (n_views·N, d) on their batch graph."
-        adj = batch_graph(h.detach(), n_views, mode or self.hp['graph'], self.hp['knn_k'], self.hp['threshold'])
+        "Z and Y of features `h` (n_views·N, feat_dim) on their batch graph."
+        hp = self.hp
+        adj = batch_graph(h.detach(), n_views, mode or hp['graph'], hp['knn_k'], hp['threshold'], hp['centre'], hp['own_views'])
         return F.normalize(self.gcn1(h, adj).float(), dim=1), self.gcn2(h, adj).float().softmax(1)
 
     def step(self, xb, idx, learn):
         hp, sh = self.hp, getattr(learn, 'shard', None)
-        xa, xv = self.views(xb, learn.gen, sh), self.views(xb, learn.gen, sh)
-        xs = [xa, xv] + ([mixup(xa, xv, hp['mix_lam'])] if hp['use_mix'] else [])
-        h = gather_with_grad(self.encode(torch.cat(xs)), groups=len(xs))   # the graph spans the global batch
-        n = len(h) // len(xs)
-        z, y = self.graph_heads(h, n_views=len(xs))
+        if self.bank is not None:      # frozen backbone: two cached views, mixed in feature space
+            fa, fv = self.bank.draw(idx, 2, learn.gen, sh)
+            fs = [fa, fv] + ([mixup(fa, fv, hp['mix_lam'])] if hp['use_mix'] else [])
+            nv = len(fs)
+            h = gather_with_grad(self.fc(torch.cat(fs)), groups=nv)
+        else:
+            xa, xv = self.views(xb, learn.gen, sh), self.views(xb, learn.gen, sh)
+            xs = [xa, xv] + ([mixup(xa, xv, hp['mix_lam'])] if hp['use_mix'] else [])
+            nv = len(xs)
+            h = gather_with_grad(self.encode(torch.cat(xs)), groups=nv)   # the graph spans the global batch
+        n = len(h) // nv
+        z, y = self.graph_heads(h, n_views=nv)
         return ghdcc_loss(z[:n], z[n:2*n], y[:n], y[n:2*n], y[2*n:] if hp['use_mix'] else None,
                           hp['mix_lam'], hp['lam1'], hp['lam2'], hp['tau1'], hp['tau2'])
 
-    def infer(self, xb):
-        "Z and Y of un-augmented images: graph over the given batch (`infer_graph='batch'`) or Â = I."
+    def infer_h(self, h):
+        "Z and Y of backbone features `h` of un-augmented images: graph over the given batch (`infer_graph='batch'`) or Â = I."
         mode = 'none' if self.hp['infer_graph'] == 'identity' or self.hp['graph'] == 'none' else 'mixed'
-        return self.forward_graph(xb, 1, mode)
+        return self.graph_heads(self.fc(h), 1, mode)
+    def infer(self, xb): "`infer_h` of images."; return self.infer_h(self.backbone(xb))
 
-    def embed(self, xb): return self.infer(xb)[0]
-    def probs(self, xb): return self.infer(xb)[1] if self.hp['predict'] == 'argmax' else None
+    def embed_h(self, h): return self.infer_h(h)[0]
+    def probs_h(self, h): return self.infer_h(h)[1] if self.hp['predict'] == 'argmax' else None
 
     @torch.no_grad()
     def embed_all(self, x, device, batch_size=512, to_float=None):
@@ -196,9 +215,7 @@ class GHDCC(Method):
         was = self.training; self.eval()
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.hp['seed']))
         def one(i):
-            xb = x[perm[i*batch_size:(i+1)*batch_size].to(x.device)].to(device)
-            xb = to_float(xb) if to_float else xb.float().div_(255)
-            z, y = self.infer(xb)
+            z, y = self.infer_h(self.features_of(x, perm[i*batch_size:(i+1)*batch_size], device, to_float))
             return z.float().cpu(), y.float().cpu()
         out = map_batches(one, math.ceil(len(x) / batch_size))   # batches split over the processes, if several
         zs, ys = [z for z, _ in out], [y for _, y in out]

@@ -4,14 +4,14 @@
 
 # %% ../../nbs/31_methods.icbpl.ipynb #e471f6ca
 from __future__ import annotations
-import math, hashlib
+import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method, fit, epoch_seed, PRETRAINED_BACKBONES
-from ..backbones import make_backbone, set_trainable, extract_features, cached_features
+from ..learner import Method, register_method, fit
+from ..backbones import extract_features
 from ..heads import mlp
-from ..views import views_for, shard_rows
-from ..distributed import gather_with_grad, on_main, main_first
+from ..views import views_for
+from ..distributed import gather_with_grad, on_main
 from ..neighbours import knn
 
 # %% auto #0
@@ -138,39 +138,30 @@ def barlow_twins_loss(ya:torch.Tensor, # (N, D) features of the first views
     return on + lambd * (c.pow(2).sum() - c.diagonal().pow(2).sum())
 
 # %% ../../nbs/31_methods.icbpl.ipynb #a8b53dad
-def _feature_cache_key(hp:dict, n:int) -> str|None:
-    "Cache key of a run's pretrained-backbone features: the k-means baseline's key (+ a hash of `pretrained` if set)."
-    if hp['images'] or hp['backbone'] not in PRETRAINED_BACKBONES: return None   # random weights: never cached
-    key = (f"{hp['dataset']}-{hp['split']}-{hp['image_size']}-{hp['subset']}-{hp['per_class']}"
-           f"-{hp['seed']}-{hp['backbone']}-{n}")
-    if hp['pretrained'] is not None: key += '-' + hashlib.sha1(repr(hp['pretrained']).encode()).hexdigest()[:10]
-    return key
-
 @register_method
 class ICBPL(Method):
     "ICBPL: pretrained backbone + MLP to a sphere with fixed evenly-spread centroids; four latent-space losses."
     name = 'icbpl'
     paper = '000_4e7f931643a9ac7c.txt'
     defaults = dict(epochs=50, batch_size=100, lr=1e-3, optimizer='adam', backbone='effnet_lite0', eval_every=5,
-                    finetune='none',     # none (frozen, cached features), last2 or all
+                    finetune='none',     # none (frozen, cached feature views), last2 or all
+                    feature_views=2,     # augmented copies per image whose features are cached (with finetune none)
                     n_neighbours=4,      # M neighbours per image in Loss3
                     refresh_every=30,    # re-mine neighbours every this many epochs (0: mine once)
                     distance='cosine',   # cosine or euclidean (Loss2, Loss3 and the neighbour search)
                     use_mmd=True, use_aug=True, use_knn=True, use_mincos=True,   # the four loss terms
                     lambdas=None,        # [λ1, λ2, λ3] of eq. 7 (None: Table 1's values for the data set)
+                    mincos_warmup=0,     # epochs over which λ3 rises linearly from 0 to its value (0: from the start)
                     bt_epochs=0,         # Barlow Twins fine-tuning epochs before clustering
                     bt_lambda=5e-3,      # Barlow Twins off-diagonal weight
                     out_dim=None,        # latent dimension D (None: max(100, K))
                     hidden=512,          # MLP hidden width
-                    n_aug_cache=2,       # cached augmented copies per image (with finetune none)
-                    views=None,          # augmentation preset (None: simclr for RGB, gray for 1 channel)
                     temperature=0.1)     # softmax temperature of `probs` (the argmax does not depend on it)
 
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         def need(ok, problem, fix):
             if not ok: raise DeepClustError(problem, fix)
-        need(hp['finetune'] in ('none', 'last2', 'all'), f"unknown finetune '{hp['finetune']}'", "use none, last2 or all")
         need(hp['distance'] in ('cosine', 'euclidean'), f"unknown distance '{hp['distance']}'", "use cosine or euclidean")
         need(isinstance(hp['n_neighbours'], int) and hp['n_neighbours'] >= 0, f"n_neighbours={hp['n_neighbours']!r} must be >= 0",
              "e.g. --n-neighbours 4 (0 switches the neighbour loss off)")
@@ -178,7 +169,8 @@ class ICBPL(Method):
              "e.g. --refresh-every 30 (0: mine the neighbours once)")
         need(isinstance(hp['bt_epochs'], int) and 0 <= hp['bt_epochs'] <= hp['epochs'],
              f"bt_epochs={hp['bt_epochs']!r} must lie between 0 and epochs={hp['epochs']}", "lower --bt-epochs or raise --epochs")
-        need(isinstance(hp['n_aug_cache'], int) and hp['n_aug_cache'] >= 1, f"n_aug_cache={hp['n_aug_cache']!r} must be >= 1", "e.g. --n-aug-cache 2")
+        need(isinstance(hp['mincos_warmup'], int) and hp['mincos_warmup'] >= 0,
+             f"mincos_warmup={hp['mincos_warmup']!r} must be a whole number of epochs >= 0", "e.g. --mincos-warmup 10")
         lam = hp['lambdas'] if hp['lambdas'] is not None else default_lambdas(hp['dataset'])
         need(isinstance(lam, (list, tuple)) and len(lam) == 3, f"lambdas={lam!r} must be three numbers [λ1, λ2, λ3]",
              "e.g. --lambdas '[8, 2, 2]' (or leave it out for the paper's values)")
@@ -186,67 +178,45 @@ class ICBPL(Method):
         self.use_aug, self.use_knn = bool(hp['use_aug']), bool(hp['use_knn']) and hp['n_neighbours'] > 0
         need(hp['use_mmd'] or self.use_aug or self.use_knn or hp['use_mincos'], "every ICBPL loss term is switched off",
              "switch on at least one of use_mmd, use_aug, use_knn, use_mincos")
-        self.cached = hp['finetune'] == 'none'
-        self.needs_images = not self.cached
-        self.backbone = set_trainable(make_backbone(hp['backbone'], channels, image_size, pretrained=hp['pretrained']),
-                                      hp['finetune'])
+        self.backbone = self.build_backbone()
+        need(not self.frozen or (hp['feature_views'] >= 1 or not (self.use_aug or hp['bt_epochs'])),
+             f"feature_views={hp['feature_views']} leaves Loss2 (and Barlow Twins) no augmented views",
+             "use --feature-views 1 or more (or --use-aug false)")
+        need(not (self.frozen and hp['bt_epochs'] and hp['feature_views'] < 2), "the Barlow Twins stage needs two feature views",
+             "use --feature-views 2 or more")
         dim = hp['out_dim'] or max(100, n_clusters)
         self.register_buffer('pedcc', pedcc(n_clusters, dim))               # fixed centroids, never trained
         self.head = mlp([(self.backbone.out_dim, hp['hidden'], False, True), (hp['hidden'], dim, False, False)])
         self.register_buffer('nbr_idx', torch.zeros(0, hp['n_neighbours'], dtype=torch.long))
         self.views = views_for(channels, image_size, hp['views'])
-        self._feats = self._aug = self._x = None
         self._epoch = 0
 
     def encode(self, h): "Latent features: MLP on backbone features, L2-normalised."; return F.normalize(self.head(h), dim=1)
-    def embed(self, xb): return self.encode(self.backbone(xb))
-    def probs(self, xb): return pedcc_probs(self.embed(xb), self.pedcc, self.hp['temperature'])
+    def embed_h(self, h): return self.encode(h)
+    def probs_h(self, h): return pedcc_probs(self.encode(h), self.pedcc, self.hp['temperature'])
 
-    # --- features of the frozen path
     def setup(self, learn):
-        hp, data, dev = self.hp, learn.data, learn.device
-        n, self._x = len(data), learn.x
+        n, hp = len(learn.data), self.hp
         if self.use_knn and hp['n_neighbours'] >= n:
             raise DeepClustError(f"n_neighbours={hp['n_neighbours']} but the data set has only {n} images",
                                  f"use --n-neighbours {max(0, n-2)} or fewer")
-        if self.use_knn: self.nbr_idx = torch.zeros(n, hp['n_neighbours'], dtype=torch.long, device=dev)
-        if not self.cached: return
-        key = _feature_cache_key(hp, n)
-        with main_first():   # rank 0 fills the feature cache, the other processes read it
-            self._feats = extract_features(self.backbone, data.x, device=dev, cache_key=key).to(dev)
-            if self.use_aug or hp['bt_epochs'] > 0:
-                self._aug = torch.stack([self.augmented_features(data.x, v, key, dev) for v in range(hp['n_aug_cache'])]).to(dev)
+        if self.use_knn: self.nbr_idx = torch.zeros(n, hp['n_neighbours'], dtype=torch.long, device=learn.device)
 
-    def augmented_features(self, x, v:int, key:str|None, device):
-        "Backbone features of augmented copy `v` of `x`: from the cache when there (the copy is then never built)."
-        key = key and f"{key}-aug{v}-{self.views.preset}"
-        hit = cached_features(key, x.shape) if key else None
-        return hit if hit is not None else extract_features(self.backbone, self.augmented_copy(x, v), device=device, cache_key=key)
-
-    def augmented_copy(self, x, v:int, chunk:int=2048):
-        "Copy `v` of the uint8 images `x`, augmented on the CPU with a generator seeded by (seed, v): uint8."
-        g = torch.Generator().manual_seed(epoch_seed(self.hp['seed'], 1_000_000 + v))
-        out = [self.views(x[i:i+chunk].float().div(255), g).mul(255).round().to(torch.uint8) for i in range(0, len(x), chunk)]
-        return torch.cat(out)
-
-    @torch.no_grad()
-    def embed_all(self, x, device, batch_size=512, to_float=None):
-        if self._feats is None or x is not self._x: return super().embed_all(x, device, batch_size, to_float)
-        was = self.training; self.eval()
-        z = torch.cat([self.encode(self._feats[i:i+4096]) for i in range(0, len(self._feats), 4096)])
-        self.train(was)
-        return z.float().cpu(), pedcc_probs(z, self.pedcc, self.hp['temperature']).float().cpu()
+    def lambda3(self, epoch:int) -> float:
+        "λ3 at `epoch` of the clustering stage: rising linearly from 0 over `mincos_warmup` epochs, then the paper's."
+        w = self.hp['mincos_warmup']
+        return self.lambdas[2] * (min(1., (epoch + 1) / (w + 1)) if w else 1.)
 
     # --- neighbours
     @torch.no_grad()
     def mine_neighbours(self, learn, latent:bool):
         "Indices (N, M) of every image's M nearest neighbours, on the backbone's or on the latent features."
         if latent: feats = self.embed_all(learn.x, learn.device, to_float=learn.to_float)[0]
-        elif self.cached: feats = self._feats
+        elif self.bank is not None: feats = self.bank.clean.float()
         else:
-            fresh = learn.epoch == 0 and self.hp['bt_epochs'] == 0   # backbone still the pretrained one: cacheable
-            key = _feature_cache_key(self.hp, len(learn.x)) if fresh else None
-            feats = on_main(lambda: extract_features(self.backbone, learn.data.x, device=learn.device, cache_key=key))
+            was = self.training; self.eval()
+            feats = on_main(lambda: extract_features(self.backbone, learn.data.x, device=learn.device))
+            self.train(was)
         return on_main(lambda: knn(feats, self.hp['n_neighbours'], metric=self.hp['distance'])[1].cpu())   # faiss on rank 0
 
     def on_epoch_start(self, learn, epoch):
@@ -258,20 +228,11 @@ class ICBPL(Method):
 
     # --- training
     def _backbone_feats(self, xb, idx, learn, n_aug:int, with_nbrs:bool):
-        "Backbone features of the batch, `n_aug` augmented copies of it, and its neighbours, stacked in that order."
-        B, sh = len(idx), getattr(learn, 'shard', None)
-        def draw(lo, hi):   # one random integer per image, drawn for the global batch; this process's rows kept
-            r, rows = torch.randint(lo, hi, (B * (sh[1] if sh else 1),), generator=learn.gen, device=idx.device), shard_rows(B, sh)
-            return r if rows is None else r[rows.to(r.device)]
-        if self.cached:
-            parts = [self._feats[idx]]
-            if n_aug == 1: parts.append(self._aug[draw(0, len(self._aug)), idx])
-            if n_aug == 2:
-                V = len(self._aug)
-                v1 = draw(0, V)
-                if V > 1: v2 = (v1 + draw(1, V)) % V
-                parts = [self._aug[v1, idx]] + ([self._aug[v2, idx]] if V > 1 else parts)
-            if with_nbrs: parts.append(self._feats[self.nbr_idx[idx].flatten()])
+        "Backbone features of the batch (unless n_aug = 2), `n_aug` augmented views of it, and its neighbours, stacked."
+        sh = getattr(learn, 'shard', None)
+        if self.bank is not None:
+            parts = ([] if n_aug == 2 else [self.bank.rows(idx)]) + (self.bank.draw(idx, n_aug, learn.gen, sh) if n_aug else [])
+            if with_nbrs: parts.append(self.bank.rows(self.nbr_idx[idx].flatten()))
             return torch.cat(parts)
         parts = [xb] if n_aug < 2 else []
         parts += [self.views(xb, learn.gen, sh) for _ in range(n_aug)]
@@ -288,5 +249,6 @@ class ICBPL(Method):
         z = self.encode(h).float()
         za = gather_with_grad(z[B:2*B]) if self.use_aug else None          # each part gathered over the global batch
         zk = gather_with_grad(z[(1 + self.use_aug) * B:].view(B, hp['n_neighbours'], -1)) if self.use_knn else None
+        lam = (*self.lambdas[:2], self.lambda3(self._epoch - hp['bt_epochs']))
         with torch.autocast(z.device.type, enabled=False):
-            return icbpl_loss(gather_with_grad(z[:B]), za, zk, self.pedcc, self.lambdas, hp['use_mmd'], hp['use_mincos'], hp['distance'])
+            return icbpl_loss(gather_with_grad(z[:B]), za, zk, self.pedcc, lam, hp['use_mmd'], hp['use_mincos'], hp['distance'])

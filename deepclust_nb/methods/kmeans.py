@@ -5,10 +5,8 @@
 # %% ../../nbs/30_methods.kmeans.ipynb #6987ca4c
 from __future__ import annotations
 import torch, torch.nn as nn
-from ..core import cache_dir
 from ..learner import Method, register_method, fit
-from ..distributed import main_first
-from ..backbones import make_backbone, extract_features
+from ..backbones import make_backbone
 
 # %% auto #0
 __all__ = ['KMeansBaseline']
@@ -18,21 +16,11 @@ __all__ = ['KMeansBaseline']
 class KMeansBaseline(Method):
     "k-means (shared faiss implementation) on raw pixels or on a backbone's features."
     name = 'kmeans'
-    defaults = dict(epochs=0, backbone='pixels', normalize=False, kmeans_n_init=10)
+    defaults = dict(epochs=0, backbone='pixels', finetune='none', feature_views=0, normalize=False, kmeans_n_init=10)
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         self.backbone = make_backbone(hp['backbone'], channels, image_size, pretrained=hp['pretrained'])
         self.normalize_embedding = hp['normalize']
-        self._cache_key = None
-    def setup(self, learn):
-        hp = self.hp
-        if hp['backbone'] != 'pixels' and not hp['images']:
-            self._cache_key = (f"{hp['dataset']}-{hp['split']}-{hp['image_size']}-{hp['subset']}-{hp['per_class']}"
-                               f"-{hp['seed']}-{hp['backbone']}-{len(learn.data)}")
-    def embed(self, xb): return self.backbone(xb).flatten(1)
-    @torch.no_grad()
-    def embed_all(self, x, device, batch_size=512, to_float=None):
-        if self._cache_key is None: return super().embed_all(x, device, batch_size, to_float)
-        self.eval()
-        with main_first():   # rank 0 fills the feature cache, the others read it
-            return extract_features(self.backbone, x, batch_size=batch_size, device=device, cache_key=self._cache_key), None
+    @property
+    def frozen(self): return any(True for _ in self.backbone.parameters())   # pretrained features: embedded once, cached
+    def embed_h(self, h): return h.flatten(1)

@@ -5,17 +5,18 @@
 # %% ../../nbs/35_methods.nncc.ipynb #08c0bc5b
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
+import matplotlib.pyplot as plt
 from ..core import DeepClustError
 from ..learner import Method, register_method, fit
-from ..backbones import make_backbone
 from ..heads import projection_head
 from ..views import views_for, multi_views
-from ..neighbours import first_neighbours, finch_mask, neighbour_precision
+from ..neighbours import first_neighbours, finch_mask
 from ..losses import nt_xent, multi_positive_contrastive
 from ..distributed import gather_with_grad, gather_nograd, on_main
 
 # %% auto #0
-__all__ = ['stack_views', 'nncc_masks', 'masked_multi_positive', 'nncc_loss', 'NNCC', 'finch_relatives', 'plot_finch_links']
+__all__ = ['stack_views', 'nncc_masks', 'masked_multi_positive', 'nncc_loss', 'finch_pair_precision', 'NNCC', 'finch_relatives',
+           'plot_finch_links']
 
 # %% ../../nbs/35_methods.nncc.ipynb #c2df492d
 def stack_views(xb:torch.Tensor, # (M, C, H, W) float images in [0, 1]
@@ -80,6 +81,20 @@ def nncc_loss(z:torch.Tensor, # ((T+1)·M, D) features of the batch, view-major 
     fin = pos & ~torch.eye(m, dtype=torch.bool, device=z.device).repeat(len(z) // m, len(z) // m)
     return dict(loss=loss, nncc=loss.detach(), finch_pos=fin.sum(1).float().mean())
 
+# %% ../../nbs/35_methods.nncc.ipynb #0bbb21c4
+def finch_pair_precision(kappa:torch.Tensor, # (N,) first neighbours of the data set
+                         y, # (N,) true classes
+                         batches:list) -> float: # index tensors of the batches the loss sees
+    "Share of the FINCH positive pairs (i, k), k ≠ i, related within a batch (eq. 8), whose images share a class."
+    kappa, y = torch.as_tensor(kappa).long().cpu(), torch.as_tensor(y).long().cpu()
+    agree = pairs = 0
+    for b in batches:
+        b = torch.as_tensor(b).long().cpu()
+        A = finch_mask(kappa, b).fill_diagonal_(False)
+        pairs += int(A.sum()); agree += int((A & (y[b][:, None] == y[b][None])).sum())
+    return agree / max(pairs, 1)
+
+
 # %% ../../nbs/35_methods.nncc.ipynb #4b00b70b
 @register_method
 class NNCC(Method):
@@ -89,61 +104,73 @@ class NNCC(Method):
     defaults = dict(epochs=20, pretrain_epochs=10, batch_size=128, optimizer='sgd', lr=0.03, momentum=0.9,
                     weight_decay=1e-4, backbone='convnet',
                     T=9,                      # augmented views per image (paper: 9; Fig. 4 sweeps 1…9)
-                    tau=0.1,                  # temperature of both losses
+                    tau=0.1,                  # temperature of the NNCC loss (paper: 0.1)
+                    tau_simclr=0.1,           # temperature of the SimCLR stage (the paper gives none; 0.1 as the NNCC stage)
                     use_aug_neighbours=True,  # own views are positives (False: Table 3 "w/o augmentations")
                     use_finch=True,           # FINCH relatives' views are positives (False: Table 3 "w/o FINCH")
                     feat_dim=128,             # dimension of the normalised features z
                     proj_hidden=512,          # hidden width of the projection head
-                    views=None,               # augmentation preset (None: 'gray' for 1 channel, 'simclr' for 3)
                     kmeans_n_init=10)         # k-means restarts for the final clusters
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not (isinstance(hp['T'], int) and hp['T'] >= 1):
             raise DeepClustError(f"T={hp['T']!r} must be a whole number >= 1", "e.g. --T 9 (the paper) or --T 3")
-        if not (isinstance(hp['tau'], (int, float)) and hp['tau'] > 0):
-            raise DeepClustError(f"tau={hp['tau']!r} must be > 0", "e.g. --tau 0.1 (the paper)")
+        for t in ('tau', 'tau_simclr'):
+            if not (isinstance(hp[t], (int, float)) and hp[t] > 0):
+                raise DeepClustError(f"{t}={hp[t]!r} must be > 0", f"e.g. --{t.replace('_', '-')} 0.1 (the paper)")
         if not (isinstance(hp['pretrain_epochs'], int) and hp['pretrain_epochs'] >= 0):
             raise DeepClustError(f"pretrain_epochs={hp['pretrain_epochs']!r} must be a whole number >= 0", "e.g. --pretrain-epochs 10")
         if not (hp['use_aug_neighbours'] or hp['use_finch']):
             raise DeepClustError("use_aug_neighbours=False and use_finch=False leave no positives",
                                  "switch on at least one of them")
-        self.backbone = make_backbone(hp['backbone'], channels, image_size, pretrained=hp['pretrained'])
+        self.backbone = self.build_backbone()
         self.head = projection_head(self.backbone.out_dim, hp['feat_dim'], hidden=hp['proj_hidden'])
         self.views = views_for(channels, image_size, hp['views'])
         self.register_buffer('kappa', torch.zeros(0, dtype=torch.long))   # FINCH first neighbours of the data set
-        self.precision = None
+        self.precision = self.pixel_precision = None
 
-    def embed(self, xb): return F.normalize(self.head(self.backbone(xb)).float(), dim=1)
+    def embed_h(self, h): return F.normalize(self.head(h).float(), dim=1)
 
     def setup(self, learn):
         self.kappa = torch.zeros(learn.n, dtype=torch.long, device=learn.device)   # sized, so a checkpoint loads into it
 
     @torch.no_grad()
-    def mine(self, learn):
-        "FINCH first neighbours of every image from the current encoder; their precision when labels exist."
+    def mine(self, learn, epoch:int=0):
+        "FINCH first neighbours of every image from the current encoder; with labels, the precision of the positives they give."
         z, _ = self.embed_all(learn.x, learn.device, to_float=learn.to_float)
         kappa = on_main(first_neighbours, z)    # FINCH (faiss) once, on rank 0
         self.kappa.copy_(kappa.to(self.kappa.device))
-        self.precision = neighbour_precision(kappa[:, None], learn.y) if learn.y is not None else None
+        if learn.y is not None:                 # diagnostics only: the labels never reach the loss
+            batches = [b.cpu() for b in learn.batches(epoch)]
+            self.precision = finch_pair_precision(kappa, learn.y, batches)
+            if self.pixel_precision is None:
+                pix = on_main(first_neighbours, learn.data.x.flatten(1).float())
+                self.pixel_precision = finch_pair_precision(pix, learn.y, batches)
         return kappa
 
     def on_epoch_start(self, learn, epoch):
-        if (self.hp['use_finch'] and self.stage(epoch) == 'nncc') or learn.y is not None: self.mine(learn)
+        if (self.hp['use_finch'] and self.stage(epoch) == 'nncc') or learn.y is not None: self.mine(learn, epoch)
 
     def stage(self, epoch:int) -> str: return 'simclr' if epoch < self.hp['pretrain_epochs'] else 'nncc'
 
     def step(self, xb, idx, learn):
         hp, sh = self.hp, getattr(learn, 'shard', None)
         if self.stage(learn.epoch) == 'simclr':
-            z = gather_with_grad(self.embed(stack_views(xb, self.views, 2, learn.gen, with_original=False, shard=sh)), groups=2)
+            if self.bank is not None: h = torch.cat(self.bank.draw(idx, 2, learn.gen, sh))
+            else: h = self.backbone(stack_views(xb, self.views, 2, learn.gen, with_original=False, shard=sh))
+            z = gather_with_grad(self.embed_h(h), groups=2)
             M = len(z) // 2
-            loss = nt_xent(z[:M], z[M:], hp['tau'])
+            loss = nt_xent(z[:M], z[M:], hp['tau_simclr'])
             terms = dict(loss=loss, simclr=loss.detach())
         else:
-            z = self.embed(stack_views(xb, self.views, hp['T'], learn.gen, shard=sh))
+            if self.bank is not None: h = torch.cat([self.bank.rows(idx)] + self.bank.draw(idx, hp['T'], learn.gen, sh))
+            else: h = self.backbone(stack_views(xb, self.views, hp['T'], learn.gen, shard=sh))
+            z = self.embed_h(h)
             z = gather_with_grad(z, groups=hp['T'] + 1)            # view-major over the global batch
             terms = nncc_loss(z, finch_mask(self.kappa, gather_nograd(idx)), hp['tau'], hp['use_aug_neighbours'], hp['use_finch'])
-        if self.precision is not None: terms['nn_precision'] = torch.tensor(self.precision)
+        if self.precision is not None:
+            terms['finch_precision'] = torch.tensor(self.precision)
+            terms['finch_precision_pixels'] = torch.tensor(self.pixel_precision)
         return terms
 
 # %% ../../nbs/35_methods.nncc.ipynb #50184425
