@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_backbones.ipynb #fef1bba3
 from __future__ import annotations
-import os, io, re, sys, time, contextlib, inspect
+import os, io, re, sys, contextlib, inspect
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -143,6 +143,13 @@ class ConvNet(nn.Sequential):
 def _convnet(in_channels, image_size, pretrained=None):
     _no_weights('convnet', pretrained)
     net = ConvNet(in_channels)
+    return Backbone(net, net.out_dim, in_channels, Normalize(*_stats(in_channels)), last2=('body.2', 'body.3'))
+
+@BACKBONES.register('convnet_s')
+def _convnet_s(in_channels, image_size, pretrained=None):
+    "The small ConvNet at half width in its first three blocks: about 3× faster to train on a CPU, the same 256-d output."
+    _no_weights('convnet_s', pretrained)
+    net = ConvNet(in_channels, (32, 64, 128, 256))
     return Backbone(net, net.out_dim, in_channels, Normalize(*_stats(in_channels)), last2=('body.2', 'body.3'))
 
 # %% ../nbs/11_backbones.ipynb #fb7bc3fb

@@ -4,48 +4,62 @@
 
 # %% ../nbs/90_cli.ipynb #2aa589d4
 from __future__ import annotations
-import argparse, json, sys, shlex, csv, io
+import argparse, json, sys, csv, io
 from pathlib import Path
 import torch
 from .core import DeepClustError, atomic_write_text, get_device
 from .data import DATASETS, load_image_folder
 from .backbones import BACKBONES
-from .learner import METHODS, load_methods, fit, get_method, assign, load_checkpoint, Learner, COMMON
-from .reproduce import reproduce, report, load_plan
+from .learner import (METHODS, load_methods, fit, get_method, assign, param_docs,
+                      preset_defaults)
+from .reproduce import reproduce, report
 from .distributed import is_main, shutdown
 
 # %% auto #0
-__all__ = ['parse_fit_args', 'cmd_fit', 'load_run', 'predict', 'cmd_list', 'main']
+__all__ = ['COMMON_HELP', 'parse_fit_args', 'cmd_fit', 'load_run', 'predict', 'param_table', 'cmd_list', 'main']
 
 # %% ../nbs/90_cli.ipynb #f5efc586
-_FLAGS = dict(method=None, dataset=None, images=None, clusters='n_clusters', epochs=None, batch_size=None,
-              image_size=None, backbone=None, device=None, seed=None, lr=None, subset=None, per_class=None,
+_FLAGS = dict(method=None, preset=None, dataset=None, images=None, clusters='n_clusters', epochs=None, batch_size=None,
+              image_size=None, backbone=None, finetune=None, device=None, seed=None, lr=None, subset=None, per_class=None,
               split=None, root=None, pretrained=None)
+
+def _flag_help(k, dest) -> str:
+    "One line of help for a `fit` flag: the comment beside its entry in COMMON."
+    if k == 'method':
+        load_methods(); return f"the method to train: {', '.join(sorted(METHODS))}"
+    return param_docs('kmeans').get(dest or k) or COMMON_HELP.get(dest or k, '')
 
 def _parser():
     p = argparse.ArgumentParser(prog='deepclust', description='Deep image clustering: fit, predict, list.')
     sub = p.add_subparsers(dest='cmd', required=True)
     f = sub.add_parser('fit', help='train a method and write a run folder',
-                       epilog='Other parameters of a method: --name value or --set name=value (see deepclust list --params METHOD).')
-    for k,dest in _FLAGS.items(): f.add_argument('--' + k.replace('_','-'), dest=dest or k, default=None)
+                       epilog="Every other parameter of a method is given as --name value or --set name=value; "
+                              "'deepclust list --params METHOD' lists them with their values, meanings and the paper's values.")
+    for k,dest in _FLAGS.items():
+        f.add_argument('--' + k.replace('_','-'), dest=dest or k, default=None, metavar=k.upper(), help=_flag_help(k, dest))
     f.add_argument('--out', default=None, help='run folder (default: runs/<method>-<data>-<time>)')
-    f.add_argument('--resume', default=None, help='continue the run in this folder')
-    f.add_argument('--set', action='append', default=[], metavar='NAME=VALUE')
+    f.add_argument('--resume', default=None, metavar='RUN_DIR', help='continue the run in this folder (with more --epochs to extend it)')
+    f.add_argument('--set', action='append', default=[], metavar='NAME=VALUE', help='any hyper-parameter, e.g. --set tau=0.5 (repeatable)')
     f.add_argument('--quiet', action='store_true', help='no progress bars')
     f.add_argument('--sync-bn', action='store_true', help='under torchrun on CUDA: SyncBatchNorm over the global batch')
     pr = sub.add_parser('predict', help='assign new images with a trained run')
-    pr.add_argument('run_dir'); pr.add_argument('--images', required=True)
+    pr.add_argument('run_dir', help='a run folder written by deepclust fit')
+    pr.add_argument('--images', required=True, help='folder of images to assign (any nesting and common formats)')
     pr.add_argument('--out', default=None, help='CSV to write (default: RUN_DIR/predictions.csv)')
-    pr.add_argument('--device', default=None)
+    pr.add_argument('--device', default=None, help='auto, cpu, cuda or cuda:N (default: auto)')
     rp = sub.add_parser('reproduce', help='run a plan of methods × data sets × seeds (papermill)')
     rp.add_argument('plan', help='a plan YAML file, or a shipped plan: smoke, cpu, gpu, ablations')
     rp.add_argument('--out', default=None, help='folder of the plan\'s runs (default: the plan\'s out, else runs/<plan>)')
     rp.add_argument('--report', action='store_true', help='write the report when done')
     re = sub.add_parser('report', help='aggregate metrics files into a results table')
-    re.add_argument('runs_dir'); re.add_argument('--out', default=None, help='folder for report.md/csv/png (default: RUNS_DIR)')
+    re.add_argument('runs_dir', help='a folder of run folders (or of result files) to aggregate')
+    re.add_argument('--out', default=None, help='folder for report.md/csv/png (default: RUNS_DIR)')
     l = sub.add_parser('list', help='registered methods, data sets and backbones')
-    l.add_argument('--params', default=None, metavar='METHOD', help="a method's parameters and their defaults")
+    l.add_argument('--params', default=None, metavar='METHOD',
+                   help="a method's parameters: value in each preset (the paper's in 'paper') and what it means")
     return p
+
+COMMON_HELP = dict(n_clusters='K, the number of clusters (default: the number of classes of a labelled data set)')
 
 def parse_fit_args(argv:list) -> tuple[dict, dict]:
     "Parse `deepclust fit` arguments into (control options, hyper-parameter overrides)."
@@ -101,7 +115,11 @@ def load_run(run_dir, device=None):
     if ck.get('method') != hp['method']:
         raise DeepClustError(f"the checkpoint in {run_dir} is from method '{ck.get('method')}', the config says '{hp['method']}'",
                              "the run folder is damaged: train it again")
-    if 'centroids' in ck['model']: m.centroids = ck['model']['centroids'].clone()
+    for name, buf in list(m.named_buffers()):       # buffers sized at training time (k-means centroids, κ, neighbour lists)
+        saved = ck['model'].get(name)
+        if saved is not None and saved.shape != buf.shape:
+            owner, _, attr = name.rpartition('.')
+            setattr(m.get_submodule(owner) if owner else m, attr, saved.clone())
     m.load_state_dict(ck['model'])
     return m.to(get_device(device or 'auto')).eval(), hp, cfg
 
@@ -122,11 +140,21 @@ def predict(run_dir, images, out=None, device=None) -> Path:
     print(f"assigned {len(data)} images → {out}")
     return out
 
+def param_table(method:str) -> list:
+    "Rows (flag, cpu preset value, paper value, meaning) of every hyper-parameter of `method`."
+    docs = param_docs(method)
+    cpu, paper = preset_defaults(method, 'cpu'), preset_defaults(method, 'paper')
+    return [('--' + k.replace('_', '-'), repr(cpu[k]), repr(paper[k]), docs.get(k, '')) for k in paper if k != 'preset']
+
 def cmd_list(params_of=None):
     load_methods()
     if params_of:
-        cls = get_method(params_of)
-        for k,v in {**COMMON, **cls.defaults}.items(): print(f"  --{k.replace('_','-'):<20} {v!r}")
+        rows = param_table(params_of)
+        w = [max(len(r[i]) for r in rows + [('parameter', 'cpu', 'paper', '')]) for i in range(3)]
+        print(f"{'parameter':<{w[0]}}  {'cpu':<{w[1]}}  {'paper':<{w[2]}}  meaning")
+        for r in rows: print(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}")
+        print("cpu: the preset without a GPU (settings for small images and short budgets); paper: the paper's settings, "
+              "the preset on a GPU. Choose with --preset; any value can be given as --name value.")
         return 0
     print("methods:   " + ', '.join(sorted(METHODS)))
     print("data sets: " + ', '.join(sorted(DATASETS)))

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DeepClustError', 'cache_dir', 'data_root', 'runs_dir', 'get_device', 'seed_everything', 'Registry',
+__all__ = ['DeepClustError', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'get_device', 'seed_everything', 'Registry',
            'atomic_write_bytes', 'atomic_write_text', 'atomic_save_json', 'atomic_torch_save', 'versions', 'git_sha']
 
 # %% ../nbs/00_core.ipynb #d5bfa7c9
@@ -23,9 +23,23 @@ class DeepClustError(Exception):
 # %% ../nbs/00_core.ipynb #edf768d9
 def _env_path(var, default): return Path(os.environ.get(var) or default).expanduser()
 
+def writable_dir(path, # a folder to create (with its parents) if needed and to write into
+                 what:str='folder', # what it is, for the message
+                 fix:str|None=None) -> Path: # how to fix it, for the message
+    "`path`, created if needed; a `DeepClustError` naming the problem when it cannot be created or written."
+    path = Path(path).expanduser()
+    try: path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DeepClustError(f"cannot create the {what} {path}: {e.strerror or e}",
+                             fix or "choose a folder you can write to") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DeepClustError(f"cannot write to the {what} {path}: permission denied", fix or "choose a folder you can write to")
+    return path
+
 def cache_dir() -> Path:
-    "Folder for decoded data sets, extracted archives and cached features (`DEEPCLUST_CACHE`)."
-    return _env_path('DEEPCLUST_CACHE', Path.home()/'.cache'/'deepclust_nb')
+    "Folder for decoded data sets, extracted archives and cached features (`DEEPCLUST_CACHE`), created if needed."
+    return writable_dir(_env_path('DEEPCLUST_CACHE', Path.home()/'.cache'/'deepclust_nb'), 'cache folder (DEEPCLUST_CACHE)',
+                        "set DEEPCLUST_CACHE to a folder you can write to")
 
 def data_root() -> Path:
     "Folder holding the raw data set files (`DEEPCLUST_DATA`, else `<cache>/data`)."
@@ -75,11 +89,17 @@ def atomic_write_bytes(path, data:bytes):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())      # as open() would create it: mkstemp's private 0600 would hide it from others
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
     return path
+
+def _umask() -> int:
+    "The process's umask (read by setting it and putting it back)."
+    u = os.umask(0o022); os.umask(u)
+    return u
 
 def atomic_write_text(path, text:str): return atomic_write_bytes(path, text.encode('utf-8'))
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_features.ipynb #0290c448
 from __future__ import annotations
-import hashlib, sys
+import hashlib
 import torch
 import torch.nn as nn
 from .core import DeepClustError

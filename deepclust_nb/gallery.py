@@ -4,10 +4,9 @@
 
 # %% ../nbs/16_gallery.ipynb #eccd4c95
 from __future__ import annotations
-import base64, csv, html, io, json
+import base64, html, io
 from pathlib import Path
 import numpy as np
-import torch
 from .core import DeepClustError, atomic_write_bytes, atomic_write_text
 from .metrics import _images_uint8, _labels
 

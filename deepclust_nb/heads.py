@@ -4,7 +4,6 @@
 
 # %% ../nbs/12_heads.ipynb #0e8b80a9
 from __future__ import annotations
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import DeepClustError

@@ -6,11 +6,11 @@
 from __future__ import annotations
 import json, math, os, sys, time, shlex, csv, io, warnings, inspect
 from functools import partial
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import (DeepClustError, Registry, get_device, seed_everything, runs_dir, atomic_write_text,
+from .core import (DeepClustError, writable_dir, Registry, get_device, seed_everything, runs_dir, atomic_write_text,
                                atomic_save_json, atomic_torch_save, versions, git_sha)
 from .data import ImageData, load_dataset, load_image_folder
 from .metrics import cluster_metrics, plot_confusion, plot_cluster_grid
@@ -25,10 +25,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
 __all__ = ['COMMON', 'METHODS', 'PRESETS', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'Method', 'load_methods',
-           'get_method', 'register_method', 'resolve_preset', 'preset_defaults', 'method_hp', 'epoch_seed',
-           'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint', 'evaluate',
-           'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data', 'cosine_factor', 'fit_command',
-           'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps', 'check_distributed_step']
+           'get_method', 'register_method', 'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs',
+           'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint',
+           'load_checkpoint', 'evaluate', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data',
+           'cosine_factor', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps',
+           'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
@@ -53,7 +54,7 @@ COMMON = dict(
     finetune='all',      # backbone layers that train: all, last2, or none (frozen: features embedded once, views drawn from a cache)
     feature_views=4,     # with finetune none: augmented copies of each image embedded once and cached (V)
     feature_seed=None,   # seed of those copies (None: the run's seed; fix it to share one cache between seeds)
-    views=None,          # augmentation preset: simclr, gray, weak or none (None: the method's own recipe)
+    views=None,          # augmentation preset: simclr, gray, weak, none, or auto (gray for 1 channel, else simclr); None: the method's own
     seed=0,              # seed of every random draw
     device='auto',       # auto, cpu, cuda or cuda:N
     amp=True,            # bf16 autocast on CUDA
@@ -63,6 +64,7 @@ COMMON = dict(
     progress=True,       # progress bar per epoch
     report=True,         # write the run report (contact sheets, t-SNE map, sizes, report.html)
     sync_bn=False,       # under torch.distributed on CUDA: SyncBatchNorm (batch statistics over the global batch)
+    time_budget=0,       # stop after the epoch in which this many seconds of training have passed (0: no limit)
 )
 
 def _coerce(value, default):
@@ -204,6 +206,27 @@ def preset_defaults(name:str, preset:str) -> dict:
     "COMMON, then method `name`'s defaults (the paper's), then what `preset` changes."
     cls = get_method(name)
     return {**COMMON, **cls.defaults, **cls.presets.get(preset, {}), 'preset': preset}
+
+def dict_comments(src:str, # Python source holding `name = dict(key=value,  # comment ...)`
+                  name:str) -> dict: # the variable (or class attribute) assigned the dict
+    "The comment on the line where each key's value ends, for the `dict(...)` call assigned to `name` in `src`."
+    import ast, tokenize, textwrap
+    src = textwrap.dedent(src)
+    comments = {t.start[0]: t.string.lstrip('#').strip()
+                for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+    for node in ast.walk(ast.parse(src)):
+        if (isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == name for t in node.targets)
+                and isinstance(node.value, ast.Call) and getattr(node.value.func, 'id', None) == 'dict'):
+            return {kw.arg: comments.get(kw.value.end_lineno, '') for kw in node.value.keywords if kw.arg}
+    return {}
+
+def param_docs(name:str) -> dict:
+    "What each hyper-parameter of method `name` means: the comments beside COMMON and the method's `defaults`."
+    out = {}
+    for obj, var in ((sys.modules[__name__], 'COMMON'), (get_method(name), 'defaults')):
+        try: out.update({k: v for k, v in dict_comments(inspect.getsource(obj), var).items() if v})
+        except (OSError, TypeError, SyntaxError): pass   # no source (e.g. a class typed into a live session)
+    return out
 
 def method_hp(name:str, **overrides) -> dict:
     "Resolved hyper-parameters of method `name`: COMMON, its defaults, its preset's values, then `overrides` (checked)."
@@ -398,38 +421,64 @@ def train(learn:Learner):
     "Run the remaining epochs of `learn`, logging, evaluating and checkpointing each epoch."
     hp,m = learn.hp,learn.method
     E = hp['epochs']
-    for epoch in range(learn.epoch, E):
-        t0 = time.time()
-        s = epoch_seed(hp['seed'], epoch)
-        torch.manual_seed(s); learn.gen.manual_seed(s)
-        m.train(); m.on_epoch_start(learn, epoch)
-        sums,count = {},0
-        for gidx in _progress(learn.batches(epoch), hp, f"epoch {epoch+1}/{E}"):
-            terms = forward_backward(learn, gidx)
-            learn.opt.step()
-            if learn.sched is not None: learn.sched.step()
-            m.after_step(learn)
-            learn.iter += 1; count += 1
-            for k,v in terms.items(): sums[k] = sums.get(k, 0.) + float(v.detach())
-        sync_bn_stats(m)     # one set of BatchNorm statistics (rank 0's) for evaluation and the checkpoint
-        rec = dict(epoch=epoch+1, **{k: v/max(count,1) for k,v in sums.items()},
-                   lr=learn.opt.param_groups[0]['lr'], seconds=on_main(lambda: time.time()-t0))   # rank 0's clock everywhere
-        if hp['eval_every'] and ((epoch+1) % hp['eval_every'] == 0 or epoch+1 == E): rec.update(evaluate(learn))
-        learn.history.append(rec); learn.epoch = epoch + 1
-        if learn.writes:
-            save_checkpoint(learn, learn.out/'checkpoint.pt')   # first: a kill between the two repeats no log line
-            _append_jsonl(learn.out/'log.jsonl', rec)
-        if hp['progress'] and is_main():
-            shown = ', '.join(f"{k} {v:.4g}" for k,v in rec.items() if k not in ('epoch','lr','seconds') and isinstance(v,(int,float)))
-            print(f"epoch {epoch+1}/{E}: {shown} ({rec['seconds']:.1f} s)", file=sys.stderr)
+    rows = [0]                 # images through the backbone with gradients: each view of each image counts
+    def count(mod, inp, out):
+        if mod.training and torch.is_grad_enabled(): rows[0] += len(inp[0])
+    bb = getattr(m, 'backbone', None)
+    hook = bb.register_forward_hook(count) if isinstance(bb, nn.Module) else None
+    try:
+        for epoch in range(learn.epoch, E):
+            if hp['time_budget'] and sum(r.get('seconds', 0) for r in learn.history) >= hp['time_budget']:
+                if is_main(): print(f"time budget of {hp['time_budget']} s reached after epoch {epoch}", file=sys.stderr)
+                break
+            rec = _train_epoch(learn, epoch, rows)
+            if hp['eval_every'] and ((epoch+1) % hp['eval_every'] == 0 or epoch+1 == E or _budget_spent(learn, rec)):
+                rec.update(evaluate(learn))
+            learn.history.append(rec); learn.epoch = epoch + 1
+            if learn.writes:
+                save_checkpoint(learn, learn.out/'checkpoint.pt')   # first: a kill between the two repeats no log line
+                _append_jsonl(learn.out/'log.jsonl', rec)
+            if hp['progress'] and is_main():
+                shown = ', '.join(f"{k} {v:.4g}" for k,v in rec.items() if k not in ('epoch','lr','seconds','img_per_s','view_img_per_s') and isinstance(v,(int,float)))
+                print(f"epoch {epoch+1}/{E}: {shown} ({rec['seconds']:.1f} s)", file=sys.stderr)
+    finally:
+        if hook is not None: hook.remove()
     return learn.history
+
+def _budget_spent(learn, rec) -> bool:
+    b = learn.hp['time_budget']
+    return bool(b) and sum(r.get('seconds', 0) for r in learn.history) + rec['seconds'] >= b
+
+def _train_epoch(learn:Learner, epoch:int, rows:list) -> dict:
+    "One epoch of optimiser steps: the mean of each loss term, the time, and the training throughput."
+    hp,m = learn.hp,learn.method
+    t0 = time.time()
+    s = epoch_seed(hp['seed'], epoch)
+    torch.manual_seed(s); learn.gen.manual_seed(s)
+    m.train(); m.on_epoch_start(learn, epoch)
+    t1, r0 = time.time(), rows[0]
+    sums,count,n_img = {},0,0
+    for gidx in _progress(learn.batches(epoch), hp, f"epoch {epoch+1}/{hp['epochs']}"):
+        terms = forward_backward(learn, gidx)
+        learn.opt.step()
+        if learn.sched is not None: learn.sched.step()
+        m.after_step(learn)
+        learn.iter += 1; count += 1; n_img += len(gidx)
+        for k,v in terms.items(): sums[k] = sums.get(k, 0.) + v.detach().float()   # on the device: no sync per step
+    if learn.cuda: torch.cuda.synchronize(learn.device)
+    t2 = time.time()
+    sync_bn_stats(m)     # one set of BatchNorm statistics (rank 0's) for evaluation and the checkpoint
+    steps_s = max(t2 - t1, 1e-9)
+    tp = on_main(lambda: (time.time() - t0, n_img / steps_s, (rows[0] - r0) * world() / steps_s))   # rank 0's clock everywhere
+    return dict(epoch=epoch+1, **{k: float(v)/max(count,1) for k,v in sums.items()},
+                lr=learn.opt.param_groups[0]['lr'], seconds=tp[0], img_per_s=tp[1], view_img_per_s=tp[2])
 
 # %% ../nbs/20_learner.ipynb #302894fa
 _METRIC_KEYS = ('acc','nmi','ari')
 def plot_history(history:list, title:str|None=None):
     "Loss terms and metrics per epoch, from a run's history (`log.jsonl` rows)."
     import matplotlib.pyplot as plt
-    skip = {'epoch','lr','seconds','n_clusters','n_clusters_used', *_METRIC_KEYS}
+    skip = {'epoch','lr','seconds','n_clusters','n_clusters_used','img_per_s','view_img_per_s', *_METRIC_KEYS}
     ep = [r['epoch'] for r in history]
     terms = [k for k in (history[0] if history else {}) if k not in skip and isinstance(history[0][k], (int,float))]
     mets = [k for k in _METRIC_KEYS if any(k in r for r in history)]
@@ -499,8 +548,16 @@ def fit_command(hp:dict, defaults:dict|None=None) -> str:
     parts = ['deepclust', 'fit', '--method', hp['method'], '--preset', hp.get('preset', 'paper')]
     for k,v in hp.items():
         if k in ('method','progress','preset') or (k in defaults and defaults[k] == v): continue
-        parts += ['--' + k.replace('_','-'), json.dumps(v) if not isinstance(v, str) else v]
+        parts += ['--' + k.replace('_','-'), v if isinstance(v, str) else str(v) if isinstance(v, Path) else json.dumps(v)]
     return shlex.join(parts)
+
+def _check_can_create(out:Path):
+    "A `DeepClustError` when the folder `out` could not be created or written (nothing is created here)."
+    p = Path(out).expanduser().absolute()
+    while not p.exists() and p != p.parent: p = p.parent     # the deepest part that exists
+    fix = "choose an --out (or DEEPCLUST_RUNS) in a folder you can write to"
+    if not p.is_dir(): raise DeepClustError(f"cannot create the run folder {out}: {p} is a file, not a folder", fix)
+    if not os.access(p, os.W_OK | os.X_OK): raise DeepClustError(f"cannot create the run folder {out}: {p} is not writable", fix)
 
 def _new_run_dir(hp):
     name = Path(hp['images']).name if hp['images'] else hp['dataset']
@@ -530,6 +587,7 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
         if method is None:
             load_methods()
             raise DeepClustError("no method given", f"choose one with --method: {', '.join(sorted(METHODS))}")
+        params = {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}   # paths as the command line gives them
         hp = method_hp(method, **params)
         if params.get('preset', 'auto') == 'auto' and is_main() and get_method(method).presets:
             print(PRESET_NOTE[hp['preset']].format(m=method), file=sys.stderr)
@@ -539,6 +597,7 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
         if (out/'checkpoint.pt').exists() or (out/'metrics.json').exists():
             raise DeepClustError(f"run folder {out} already holds a run",
                                  f"continue it with --resume {out}, or choose another --out")
+    _check_can_create(out)     # before the data are loaded: an --out that cannot be made fails at once
     if hp['batch_size'] % world():
         raise DeepClustError(f"batch_size={hp['batch_size']} does not split over {world()} processes",
                              f"use a global --batch-size that is a multiple of {world()}")
@@ -547,7 +606,7 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
     if len(data) < 2: raise DeepClustError(f"only {len(data)} usable image(s)", "give at least two images")
     k = _n_clusters(hp, data)
     barrier()                  # every process has checked the folder before rank 0 writes into it
-    if is_main(): out.mkdir(parents=True, exist_ok=True)
+    if is_main(): writable_dir(out, 'run folder', "choose an --out (or DEEPCLUST_RUNS) in a folder you can write to")
     if data.skipped and is_main():
         atomic_write_text(out/'skipped.txt', ''.join(f"{p}\t{why}\n" for p,why in data.skipped))
         print(f"skipped {len(data.skipped)} unreadable file(s): listed in {out/'skipped.txt'}", file=sys.stderr)
@@ -599,6 +658,10 @@ def finish(learn:Learner, seconds:float) -> Run:
     metrics.update(train_seconds=train_s, wall_time_s=seconds + time.time() - t0,
                    command=fit_command(hp) + f" --out {shlex.quote(str(out))}", run_dir=str(out))
     if any('acc' in r for r in learn.history): metrics['curve'] = acc_curve(learn.history)
+    tp = [r for r in learn.history[1:] or learn.history if 'img_per_s' in r]   # the first epoch warms up
+    if tp: metrics['throughput'] = dict(img_per_s=float(np.median([r['img_per_s'] for r in tp])),
+                                        view_img_per_s=float(np.median([r['view_img_per_s'] for r in tp])))
+    if hp['time_budget']: metrics.update(epochs_planned=hp['epochs'], time_budget=hp['time_budget'])
     if learn.writes:           # rank 0 only under torch.distributed
         if learn.opt is not None or m.centroids.numel(): save_checkpoint(learn, out/'checkpoint.pt')
         rows = io.StringIO(); w = csv.writer(rows)
@@ -621,7 +684,7 @@ PRESET_NOTE = dict(
     cpu="deepclust: preset 'cpu' (no GPU here): settings for small images and short budgets, not the paper's "
         "(deepclust list --params {m} shows both); --preset paper for the paper's",
     paper="deepclust: preset 'paper' (a GPU is here): the paper's settings; --preset cpu for small, fast runs")
-RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn')
+RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn', 'time_budget')
 
 # %% ../nbs/20_learner.ipynb #031dfea9
 def step_state(method:str, # a registered method

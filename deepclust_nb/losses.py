@@ -4,7 +4,6 @@
 
 # %% ../nbs/15_losses.ipynb #c3fcbbb5
 from __future__ import annotations
-import math
 import torch
 import torch.nn.functional as F
 from .core import DeepClustError

@@ -41,7 +41,7 @@ def _rand(shape, generator=None, device='cpu', lo=0., hi=1., shard=None):
     "Uniform numbers in [lo, hi) of `shape` on `device`, from `generator`; with `shard`, this process's rows of the global draw."
     if generator is not None and torch.device(generator.device).type != torch.device(device).type:
         raise DeepClustError(f"the random generator is on {generator.device} but the images are on {device}",
-                             f"create it with torch.Generator(device=x.device).manual_seed(seed)")
+                             "create it with torch.Generator(device=x.device).manual_seed(seed)")
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     rows = shard_rows(shape[0], shard)
     if rows is None: u = torch.rand(shape, generator=generator, device=device)
@@ -287,7 +287,8 @@ def views_for(channels:int, size:int, preset:str|None=None, **kwargs) -> Views:
     if channels not in (1, 3):
         raise DeepClustError(f"images must have 1 or 3 channels, got {channels}",
                              "convert the images to grayscale or RGB first")
-    return Views(size, preset or ('gray' if channels == 1 else 'simclr'), **kwargs)
+    if preset in (None, 'auto'): preset = 'gray' if channels == 1 else 'simclr'
+    return Views(size, preset, **kwargs)
 
 def mixup(a:torch.Tensor, b:torch.Tensor, lam) -> torch.Tensor:
     "`lam·a + (1 − lam)·b`, with `lam` a number or one value per row of `a`."

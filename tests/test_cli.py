@@ -35,6 +35,7 @@ def _bad_cases(tmp):
     a_file = tmp/'file.png'; a_file.write_bytes(b'\x89PNG broken')
     imgs = _images(tmp/'imgs')
     notrun = tmp/'notrun'; notrun.mkdir()
+    blocker = tmp/'blocker.txt'; blocker.write_text('a file where a folder is asked for')
     badplan = tmp/'bad.yaml'; badplan.write_text('entries: [unclosed')
     noentries = tmp/'noentries.yaml'; noentries.write_text('name: x\n')
     out = ['--out', str(tmp/'runs'/'case')]
@@ -69,6 +70,8 @@ def _bad_cases(tmp):
         ('reproduce: bad YAML', ['reproduce',str(badplan)], 'not valid YAML'),
         ('reproduce: no entries',['reproduce',str(noentries)], 'no entries'),
         ('report: nothing',     ['report',str(empty)], 'no metrics files'),
+        ('--out under a file',  ['fit','--method','kmeans','--out',str(blocker/'x')], 'cannot create the run folder'),
+        ('--out in /proc',      ['fit','--method','kmeans','--out','/proc/deepclust-x'], 'cannot create the run folder'),
     ]
 
 def test_bad_input_gets_clear_errors(sandbox, capsys):
@@ -92,6 +95,25 @@ def test_bad_input_gets_clear_errors(sandbox, capsys):
         elif new: problems.append(f"{name}: wrote {sorted(new)}")
         before |= new
     assert not problems, '\n'.join(problems)
+
+def test_unusable_cache_folder_is_named(sandbox, capsys, monkeypatch):
+    tmp, written = sandbox
+    blocker = tmp/'cache-file'; blocker.write_text('x')
+    monkeypatch.setenv('DEEPCLUST_CACHE', str(blocker/'cache'))      # a file stands where the folder would go
+    code = main(['fit', '--method', 'kmeans', '--dataset', 'mnist', '--out', str(tmp/'runs'/'c')])
+    err = capsys.readouterr().err
+    assert code == 2 and 'Traceback' not in err and 'DEEPCLUST_CACHE' in err and 'cannot create' in err, err
+    assert len(err.strip().splitlines()) == 2                        # the problem, then the fix
+
+def test_run_files_follow_the_umask(sandbox):
+    tmp, written = sandbox
+    old = os.umask(0o022)
+    try: assert main(['fit', '--method', 'kmeans', '--dataset', 'digits', '--subset', '200', '--out', str(tmp/'runs'/'u'), '--quiet']) == 0
+    finally: os.umask(old)
+    files = [p for p in (tmp/'runs'/'u').rglob('*') if p.is_file()]
+    assert {'metrics.json', 'report.html', 'assignments.csv', 'checkpoint.pt'} <= {p.name for p in files}
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in files}
+    assert set(modes.values()) == {'0o644'}, modes                    # as open() creates them under umask 022
 
 def test_error_exit_code_from_a_real_process(tmp_path):
     r = subprocess.run([sys.executable, '-m', 'deepclust_nb.cli', 'fit', '--method', 'kmeans', '--clusters', '1',

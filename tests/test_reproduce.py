@@ -3,7 +3,7 @@ each run folder must hold a complete metrics file and a loss that fell; `deepclu
 import json
 from pathlib import Path
 import pytest
-from deepclust_nb.reproduce import load_plan, expand_plan, reproduce, report, method_notebook
+from deepclust_nb.reproduce import load_plan, expand_plan, reproduce, method_notebook
 from deepclust_nb.cli import main
 
 REQUIRED = {'method','dataset','split','n_images','image_size','backbone','pretrained','epochs','seed','device',

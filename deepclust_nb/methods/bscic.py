@@ -8,7 +8,7 @@ import copy
 from contextlib import contextmanager
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method, fit
+from ..learner import Method, register_method
 from ..heads import mlp
 from ..views import Views, views_for
 from ..losses import kl_div, cosine_sim_matrix
@@ -139,7 +139,11 @@ class BSCIC(Method):
     "BSC-IC: BYOL-style clustering with KL losses, a WGAN-GP critic on assignments and cluster self-correlation."
     name = 'bscic'
     paper = '003_ae2a036f2d042f14.txt'
-    defaults = dict(epochs=100, batch_size=64, lr=3e-4, optimizer='adam', backbone='resnet18',
+    defaults = dict(backbone='resnet18',  # ResNet-18 from scratch (paper)
+                    epochs=100,       # training epochs (the paper gives none; decided)
+                    batch_size=64,    # images per step (paper: 64; Fig. 2 sweeps 64-256)
+                    lr=3e-4,          # learning rate of the clustering network (paper: 3e-4)
+                    optimizer='adam', # Adam (paper)
                     use_mi=True,      # mutual-improvement loss (online vs EMA target)
                     use_si=True,      # self-improvement loss (online vs online)
                     use_il=True,      # instance-level WGAN-GP critic and generator term
@@ -151,6 +155,7 @@ class BSCIC(Method):
                     gp_weight=10.,    # gradient-penalty coefficient ζ
                     critic_lr=3e-4,   # Adam learning rate of the critic
                     head_hidden=None) # hidden width of the assignment head (None: linear, as the paper)
+    presets = dict(cpu=dict(backbone='convnet_s', epochs=20, lr=1e-3, views='auto'))
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not any(hp[k] for k in ('use_si', 'use_mi', 'use_il', 'use_clu')):
@@ -159,7 +164,7 @@ class BSCIC(Method):
         self.online = AssignNet(self.build_backbone(), n_clusters, hp['head_hidden'])
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.critic = critic_mlp(n_clusters) if hp['use_il'] else None
-        self.views = (views_for(channels, image_size, hp['views']) if hp['views'] else
+        self.views = (views_for(channels, image_size, None if hp['views'] == 'auto' else hp['views']) if hp['views'] else
                       Views(image_size, 'gray', flip=True, affine=False, jitter=False, blur=False) if channels == 1
                       else Views(image_size, 'simclr', blur=False))
         self.critic_opt = None

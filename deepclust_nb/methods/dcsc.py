@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method, fit
+from ..learner import Method, register_method
 from ..heads import projection_head, ClusterHead, predictor
 from ..views import views_for
 from ..losses import nt_xent, cluster_contrastive, marginal_entropy, js_div, kl_div
@@ -130,10 +130,24 @@ class DCSC(Method):
     "DCSC: FLC + CLC + SLC + λ·CR on two views, with an asymmetric semantic branch and optional over-clustering."
     name = 'dcsc'
     paper = '001_31275e885df67bdf.txt'
-    defaults = dict(backbone='resnet34', epochs=100, batch_size=256, optimizer='adam', lr=3e-4,
-                    use_flc=True, use_clc=True, use_slc=True, bn=True, use_predictor=True, overcluster=0,
-                    feat_dim=128, tau_flc=0.2, tau_clc=1.0, tau_slc=1.0, lam_cr=1.0,
-                    slc_sim='js')     # the similarity s of L_SLC: js (−JS), skl (−symmetric KL) or cos
+    defaults = dict(backbone='resnet34',  # ResNet-34 trained from scratch (paper: 224 px inputs)
+                    epochs=1000,          # training epochs (paper: 1,000)
+                    batch_size=256,       # images per step (paper: 256)
+                    optimizer='adam',     # Adam (paper)
+                    lr=3e-4,              # learning rate (paper: 3e-4)
+                    use_flc=True,         # feature-level contrast L_FLC
+                    use_clc=True,         # cluster-level contrast L_CLC
+                    use_slc=True,         # semantic-level contrast L_SLC
+                    bn=True,              # BatchNorm in the heads (Fig. 1b)
+                    use_predictor=True,   # the predictor Spred on the semantic branch (the asymmetry)
+                    overcluster=0,        # clusters of an auxiliary over-clustering head (0: none; paper: 70)
+                    feat_dim=128,         # dimension of Fproj's features (paper: 128)
+                    tau_flc=0.2,          # temperature of L_FLC (paper: 0.2)
+                    tau_clc=1.0,          # temperature of L_CLC (paper: 1.0)
+                    tau_slc=1.0,          # temperature of L_SLC (paper: 1.0)
+                    lam_cr=1.0,           # weight λ of L_CR (paper: 1)
+                    slc_sim='js')         # the similarity s of L_SLC: js (−JS), skl (−symmetric KL) or cos
+    presets = dict(cpu=dict(backbone='convnet_s', epochs=20, batch_size=64, lr=1e-3, slc_sim='cos', tau_slc=0.2))
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not (hp['use_flc'] or hp['use_clc'] or hp['use_slc']):

@@ -6,8 +6,8 @@
 from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
-from ..core import DeepClustError, atomic_save_json
-from ..learner import Method, register_method, fit
+from ..core import DeepClustError
+from ..learner import Method, register_method
 from ..views import views_for, mixup
 from ..losses import nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
 from ..distributed import gather_with_grad, map_batches, on_main
@@ -147,10 +147,28 @@ class GHDCC(Method):
     "GHDCC: backbone → GCN projectors on a thresholded kNN batch graph; instance + cluster contrast, MSE and mixup CE."
     name = 'ghdcc'
     paper = '002_3d8a2396acd7e895.txt'
-    defaults = dict(backbone='resnet34', image_size=64, epochs=500, batch_size=128, optimizer='adam', lr=2e-4,
-                    feat_dim=128, graph='mixed', knn_k=10, threshold=0.5, centre=False, own_views=True,
-                    use_mix=True, mix_lam=0.7,
-                    lam1=0.5, lam2=0.5, tau1=0.5, tau2=1.0, infer_graph='batch', predict='argmax', kmeans_n_init=10)
+    defaults = dict(backbone='resnet34',  # ResNet-34 from scratch (paper)
+                    image_size=64,        # input side (paper: 64 px)
+                    epochs=500,           # training epochs (paper: 500)
+                    batch_size=128,       # images per step (paper: 128)
+                    optimizer='adam',     # Adam (paper)
+                    lr=2e-4,              # learning rate (paper: 2e-4)
+                    feat_dim=128,         # dimension of the features H and of Z (paper: 128)
+                    graph='mixed',        # batch graph: mixed (one over all views, paper), concat (one per view) or none (MLP)
+                    knn_k=10,             # neighbours per node in the batch graph (paper: 10)
+                    threshold=0.5,        # keep an edge only where the similarity exceeds this (paper: a threshold, value not given)
+                    centre=False,         # threshold the cosine of batch-centred features instead of the raw cosine
+                    own_views=True,       # a view may link to its own image's other views in the mixed graph
+                    use_mix=True,         # the mixup view and its cross-entropy term
+                    mix_lam=0.7,          # interpolation λ of the mixup view (paper: 0.7)
+                    lam1=0.5,             # weight λ1 of the MSE term (paper: 0.5)
+                    lam2=0.5,             # weight λ2 of the mixup cross-entropy (paper: 0.5)
+                    tau1=0.5,             # temperature of the instance loss (paper: 0.5)
+                    tau2=1.0,             # temperature of the cluster loss (paper: 1.0)
+                    infer_graph='batch',  # graph at prediction: batch (kNN graph over each evaluation batch) or identity
+                    predict='argmax',     # clusters from the cluster head (argmax) or from k-means on Z (kmeans)
+                    kmeans_n_init=10)     # k-means restarts (k-means on Z)
+    presets = dict(cpu=dict(backbone='convnet_s', image_size=None, epochs=20, lr=1e-3, knn_k=3))
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         def need(ok, problem, fix):

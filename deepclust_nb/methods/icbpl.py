@@ -5,9 +5,9 @@
 # %% ../../nbs/31_methods.icbpl.ipynb #e471f6ca
 from __future__ import annotations
 import math
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method, fit
+from ..learner import Method, register_method
 from ..backbones import extract_features
 from ..heads import mlp
 from ..views import views_for
@@ -143,8 +143,13 @@ class ICBPL(Method):
     "ICBPL: pretrained backbone + MLP to a sphere with fixed evenly-spread centroids; four latent-space losses."
     name = 'icbpl'
     paper = '000_4e7f931643a9ac7c.txt'
-    defaults = dict(epochs=50, batch_size=100, lr=1e-3, optimizer='adam', backbone='effnet_lite0', eval_every=5,
-                    finetune='none',     # none (frozen, cached feature views), last2 or all
+    defaults = dict(backbone='effnet_lite0',  # pretrained encoder (paper: Barlow Twins ResNet-50, resnet50_barlow, needs its checkpoint)
+                    epochs=400,          # training epochs (paper: 400 iterations)
+                    batch_size=100,      # images per step (paper: 100)
+                    lr=1e-3,             # learning rate (paper: 1e-3)
+                    optimizer='adam',    # Adam (paper)
+                    eval_every=5,        # evaluate every this many epochs
+                    finetune='all',      # backbone layers that train: all (paper, CIFAR-10), last2 (paper, STL-10) or none (frozen)
                     feature_views=2,     # augmented copies per image whose features are cached (with finetune none)
                     n_neighbours=4,      # M neighbours per image in Loss3
                     refresh_every=30,    # re-mine neighbours every this many epochs (0: mine once)
@@ -157,6 +162,7 @@ class ICBPL(Method):
                     out_dim=None,        # latent dimension D (None: max(100, K))
                     hidden=512,          # MLP hidden width
                     temperature=0.1)     # softmax temperature of `probs` (the argmax does not depend on it)
+    presets = dict(cpu=dict(finetune='none', epochs=100, feature_views=2, use_mincos=False, eval_every=10))
 
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)

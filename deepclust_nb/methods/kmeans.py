@@ -4,8 +4,7 @@
 
 # %% ../../nbs/30_methods.kmeans.ipynb #6987ca4c
 from __future__ import annotations
-import torch, torch.nn as nn
-from ..learner import Method, register_method, fit
+from ..learner import Method, register_method
 from ..backbones import make_backbone
 
 # %% auto #0
@@ -16,7 +15,12 @@ __all__ = ['KMeansBaseline']
 class KMeansBaseline(Method):
     "k-means (shared faiss implementation) on raw pixels or on a backbone's features."
     name = 'kmeans'
-    defaults = dict(epochs=0, backbone='pixels', finetune='none', feature_views=0, normalize=False, kmeans_n_init=10)
+    defaults = dict(epochs=0,             # k-means does not train
+                    backbone='pixels',    # pixels, or a backbone whose features are clustered (effnet_lite0: pretrained)
+                    finetune='none',      # the backbone is only used to embed the images
+                    feature_views=0,      # no augmented copies are needed
+                    normalize=False,      # L2-normalise the features first (cosine k-means)
+                    kmeans_n_init=10)     # restarts, the lowest inertia kept
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         self.backbone = make_backbone(hp['backbone'], channels, image_size, pretrained=hp['pretrained'])

@@ -4,10 +4,10 @@
 
 # %% ../../nbs/35_methods.nncc.ipynb #08c0bc5b
 from __future__ import annotations
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from ..core import DeepClustError
-from ..learner import Method, register_method, fit
+from ..learner import Method, register_method
 from ..heads import projection_head
 from ..views import views_for, multi_views
 from ..neighbours import first_neighbours, finch_mask
@@ -101,8 +101,14 @@ class NNCC(Method):
     "Nearest Neighbor Contrastive Clustering: SimCLR, then contrast with augmentation + FINCH positives; k-means."
     name = 'nncc'
     paper = '004_f1852ce35245cd3d.txt'
-    defaults = dict(epochs=20, pretrain_epochs=10, batch_size=128, optimizer='sgd', lr=0.03, momentum=0.9,
-                    weight_decay=1e-4, backbone='convnet',
+    defaults = dict(backbone='resnet18',      # ResNet-18 from scratch (paper)
+                    epochs=520,               # all epochs, SimCLR stage included (decided: 100 + the 420 of the paper's Fig. 5)
+                    pretrain_epochs=100,      # SimCLR epochs before the NNCC stage (the paper gives none; decided)
+                    batch_size=128,           # images per step, M (paper: 128)
+                    optimizer='sgd',          # SGD (paper)
+                    lr=0.03,                  # learning rate (paper: 0.03)
+                    momentum=0.9,             # SGD momentum (paper: 0.9)
+                    weight_decay=1e-4,        # weight decay (paper: 1e-4)
                     T=9,                      # augmented views per image (paper: 9; Fig. 4 sweeps 1…9)
                     tau=0.1,                  # temperature of the NNCC loss (paper: 0.1)
                     tau_simclr=0.1,           # temperature of the SimCLR stage (the paper gives none; 0.1 as the NNCC stage)
@@ -111,6 +117,7 @@ class NNCC(Method):
                     feat_dim=128,             # dimension of the normalised features z
                     proj_hidden=512,          # hidden width of the projection head
                     kmeans_n_init=10)         # k-means restarts for the final clusters
+    presets = dict(cpu=dict(backbone='convnet_s', epochs=10, pretrain_epochs=5, T=4, tau_simclr=0.5, tau=0.5))
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not (isinstance(hp['T'], int) and hp['T'] >= 1):

@@ -1,0 +1,40 @@
+"""The GPU slice script (tools/gpu_slice.sh) run on the CPU exactly as it runs on the device — the carried folder made
+by its `prepare` step, the library from the checkout — on 2,000 CIFAR-10 images with budgets of seconds, then its
+`package` step: so the script, the carried layout and the result files the README reads cannot rot."""
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get('DEEPCLUST_DATA') or ROOT.parent/'shared'/'data')
+
+@pytest.mark.skipif(not (DATA/'cifar10'/'cifar10-jpeg.tar.gz').exists(), reason='CIFAR-10 archive not found (DEEPCLUST_DATA)')
+def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
+    carry, out, results = tmp_path/'carry', tmp_path/'out', tmp_path/'results'
+    r = subprocess.run([sys.executable, 'tools/gpu_slice.py', 'prepare', '--carry', str(carry), '--data-root', str(DATA)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (carry/'data'/'cifar10'/'cifar10-jpeg.tar.gz').exists() and (carry/'site'/'efficientnet_lite_pytorch').is_dir()
+    env = {**os.environ, 'CARRY': str(carry), 'OUT': str(out), 'PYTHONPATH': ''}
+    r = subprocess.run(['bash', 'tools/gpu_slice.sh', '--device', 'cpu', '--subset', '2000', '--budget', '2', '--quick'],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    files = sorted(p.name for p in out.rglob('*') if p.is_file())
+    assert files == ['slice.json', 'slice.log'], files                  # well under the 8 files that come back
+    res = json.loads((out/'slice.json').read_text())
+    assert not res['errors'], res['errors']
+    assert res['data']['n_images'] == 2000 and res['bare_loop']['img_per_s'] > 0 and res['neighbours']['knn_s'] > 0
+    assert Path(res['efficientnet_from']).is_relative_to(carry/'site')    # the carried packages, not the installed ones
+    assert Path(res['data_root']) == carry/'data'
+    assert [m['method'] for m in res['runs']] == ['dcsc', 'ghdcc', 'bscic', 'nncc', 'icbpl']
+    for m in res['runs']:
+        assert 0 <= m['acc'] <= 1 and m['curve'] and m['throughput']['view_img_per_s'] > 0
+        assert m['throughput']['fraction_of_bare_loop'] > 0 and m['epochs'] >= 1 and m['time_budget'] == 2
+    r = subprocess.run([sys.executable, 'tools/gpu_slice.py', 'package', str(out), '--results', str(results)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    from deepclust_nb.reproduce import collect_metrics, summarize, time_to_accuracy
+    rows = collect_metrics(results)
+    assert sorted(m['method'] for m in rows) == ['bscic', 'dcsc', 'ghdcc', 'icbpl', 'nncc']
+    assert all('gpu_slice' in m['protocol'] and m['slice']['command'] for m in rows)
+    assert len(summarize(rows)) == 5 and all(time_to_accuracy(m["curve"])["best_acc"] >= 0 for m in rows)

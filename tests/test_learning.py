@@ -1,0 +1,53 @@
+"""Every method learns: each one, with its CPU preset, on a small labelled set, must score ACC above k-means on the same
+input, use every cluster, and put no more than 3/K of the images in one cluster. A collapse, or a training bug that
+keeps a method from learning (such as BSC-IC's EMA target normalising with running statistics), fails here."""
+import collections, os
+from pathlib import Path
+import pytest
+from deepclust_nb.learner import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get('DEEPCLUST_DATA') or ROOT.parent/'shared'/'data')
+MNIST = dict(dataset='mnist', split='test', subset=2000)   # 2,000 of the MNIST test digits, 28 px, stratified
+DIGITS = dict(dataset='digits')                           # the embedded 8×8 digits (1,797 images)
+
+# method: (data, what k-means runs on, the epochs of the test run: the CPU preset's other settings are kept)
+CASES = {
+    'dcsc':  (MNIST, dict(backbone='pixels'), dict(epochs=15)),
+    'ghdcc': (MNIST, dict(backbone='pixels'), dict(epochs=15)),
+    'bscic': (MNIST, dict(backbone='pixels'), dict(epochs=10)),
+    'nncc':  (MNIST, dict(backbone='pixels'), dict(epochs=8, pretrain_epochs=4)),
+    'icbpl': (DIGITS, dict(backbone='effnet_lite0'), dict(epochs=30)),
+}
+
+def learned(pred, y_acc:float, base_acc:float, k:int) -> list:
+    "What is wrong with a run's final clusters `pred` (ACC `y_acc`) against k-means' ACC `base_acc`: [] when nothing."
+    counts = collections.Counter(pred)
+    problems = []
+    if y_acc <= base_acc: problems.append(f"ACC {y_acc:.3f} is not above k-means on the same input ({base_acc:.3f})")
+    if len(counts) < k: problems.append(f"only {len(counts)} of {k} clusters are used")
+    if max(counts.values()) > 3 * len(pred) / k:
+        problems.append(f"{max(counts.values())} of {len(pred)} images in one cluster (more than 3/K)")
+    return problems
+
+def test_the_check_catches_collapse():
+    k = 10
+    good = [i % k for i in range(1000)]
+    assert learned(good, .9, .5, k) == []
+    assert 'not above' in learned(good, .5, .6, k)[0]
+    half = [0] * 500 + [i % k for i in range(500)]                 # a half collapse: every cluster used, one holds 55 %
+    assert any('in one cluster' in p for p in learned(half, .9, .5, k))
+    assert any('clusters are used' in p for p in learned([i % 4 for i in range(1000)], .9, .5, k))
+
+@pytest.mark.parametrize('method', list(CASES))
+def test_method_learns(method, tmp_path):
+    data, base, run = CASES[method]
+    if data['dataset'] == 'mnist' and not (DATA/'mnist').exists():
+        if os.environ.get('CI'): pytest.fail(f"the MNIST files are missing from {DATA}: CI must have them")
+        pytest.skip('MNIST not found (set DEEPCLUST_DATA)')
+    common = dict(seed=0, progress=False, report=False, device='cpu')
+    b = fit('kmeans', out=tmp_path/'kmeans', **data, **base, **common)
+    r = fit(method, out=tmp_path/method, preset='cpu', eval_every=0, **data, **run, **common)
+    assert r.learn.hp['preset'] == 'cpu'
+    problems = learned(r.pred.tolist(), r.metrics['acc'], b.metrics['acc'], r.metrics['n_clusters'])
+    assert not problems, f"{method} did not learn: " + '; '.join(problems) + f" ({r.metrics['command']})"
