@@ -104,9 +104,10 @@ def bscic_loss(si:torch.Tensor|None=None, # L_si (None: switched off)
                il:torch.Tensor|None=None, # generator term L_G
                clu:torch.Tensor|None=None, # L_clu
                alpha_mi:float=2., alpha_il:float=1., alpha_clu:float=1., # weights of eq. 8
+               alpha_si:float=1., # weight of L_si (1 in eq. 8)
               ) -> dict:
-    "Eq. 8: {'loss': L_si + α_mi·L_mi + α_il·L_G + α_clu·L_clu, and each term given}."
-    w = dict(si=1., mi=alpha_mi, il=alpha_il, clu=alpha_clu)
+    "Eq. 8: {'loss': α_si·L_si + α_mi·L_mi + α_il·L_G + α_clu·L_clu (α_si = 1 in the paper), and each term given}."
+    w = dict(si=alpha_si, mi=alpha_mi, il=alpha_il, clu=alpha_clu)
     terms = {k: v for k, v in dict(si=si, mi=mi, il=il, clu=clu).items() if v is not None}
     if not terms:
         raise DeepClustError("every loss term of BSC-IC is switched off", "keep at least one of use_si, use_mi, use_il, use_clu")
@@ -148,6 +149,7 @@ class BSCIC(Method):
                     use_si=True,      # self-improvement loss (online vs online)
                     use_il=True,      # instance-level WGAN-GP critic and generator term
                     use_clu=True,     # cluster-level self-correlation loss
+                    alpha_si=1.,      # weight of L_si (the paper: 1, our reading of eq. 8)
                     alpha_mi=None,    # weight of L_mi (None: 2 grayscale, 4 colour)
                     alpha_il=None,    # weight of L_G (None: 1 grayscale, 2 colour)
                     alpha_clu=None,   # weight of L_clu (None: 1)
@@ -208,7 +210,7 @@ class BSCIC(Method):
             il = generator_loss(self.critic, z)
         out = bscic_loss(si=self_improvement_loss(za, zb) if hp['use_si'] else None,
                          mi=mutual_improvement_loss(za, zb, ta, tb) if hp['use_mi'] else None,
-                         il=il, clu=cluster_correlation_loss(za, zb) if hp['use_clu'] else None, **self.alphas)
+                         il=il, clu=cluster_correlation_loss(za, zb) if hp['use_clu'] else None, alpha_si=hp['alpha_si'], **self.alphas)
         return {**out, **logs}
 
     def after_step(self, learn): ema_update(self.target, self.online, self.hp['tau_ema'])
