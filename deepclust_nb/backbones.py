@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_backbones.ipynb #fef1bba3
 from __future__ import annotations
-import os, io, re, sys, contextlib, inspect
+import os, io, re, sys, time, contextlib, inspect
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -13,10 +13,10 @@ import torchvision
 from .core import DeepClustError, Registry, cache_dir, get_device, atomic_torch_save
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BACKBONES', 'BARLOW_URL', 'Normalize', 'Resize', 'Backbone', 'make_backbone',
-           'Pixels', 'HalvePool', 'ConvNet', 'resnet_body', 'read_resnet_checkpoint', 'load_resnet_weights',
-           'pretrained_input_size', 'effnet_lite0_weights_path', 'EffNetFeatures', 'set_trainable', 'cached_features',
-           'extract_features']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BACKBONES', 'BARLOW_URL', 'CACHE_SECONDS', 'Normalize', 'Resize', 'Backbone',
+           'make_backbone', 'Pixels', 'HalvePool', 'ConvNet', 'resnet_body', 'read_resnet_checkpoint',
+           'load_resnet_weights', 'pretrained_input_size', 'effnet_lite0_weights_path', 'EffNetFeatures',
+           'set_trainable', 'cached_features', 'extract_features']
 
 # %% ../nbs/11_backbones.ipynb #349914f1
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -325,6 +325,8 @@ def _feature_cache_path(cache_key:str) -> Path:
         raise DeepClustError(f"cache_key '{cache_key}' is not a plain file name", "use letters, digits and . _ - = + only")
     return cache_dir()/'features'/f'{cache_key}.pt'
 
+CACHE_SECONDS = {}   # cache key → seconds its features took to embed (read from the entry; None for entries without)
+
 def cached_features(cache_key:str, # the key `extract_features` stored them under
                     input_shape) -> torch.Tensor|None: # shape (N, C, H, W) of the images they must come from
     "The features cached under `cache_key` for images of `input_shape`, or None (absent, other images, or damaged)."
@@ -336,6 +338,7 @@ def cached_features(cache_key:str, # the key `extract_features` stored them unde
         f = c['features']
         if not (torch.is_tensor(f) and f.ndim == 2 and len(f) == input_shape[0]): raise ValueError('wrong shape')
         if not torch.isfinite(f).all(): raise ValueError('non-finite values')
+        CACHE_SECONDS[cache_key] = c.get('seconds')
         return f
     except Exception as e:      # a truncated, overwritten or foreign file: say so in one line and build it again
         why = str(e).splitlines()[0][:80] if str(e) else type(e).__name__
@@ -364,7 +367,7 @@ def extract_features(model:nn.Module, # maps float (B,C,H,W) images in [0,1] to 
     model.to(device)
     cuda = device.type == 'cuda'
     if cuda: model.to(memory_format=torch.channels_last)
-    was_training, out = model.training, []
+    was_training, out, t0 = model.training, [], time.perf_counter()
     model.eval()
     bar = None
     if progress:
@@ -385,5 +388,7 @@ def extract_features(model:nn.Module, # maps float (B,C,H,W) images in [0,1] to 
         model.train(was_training)
         if bar is not None: bar.close()
     feats = torch.cat(out) if out else torch.zeros(0, getattr(model, 'out_dim', 0))
-    if path is not None: atomic_torch_save({'features': feats, 'input_shape': list(x_uint8.shape)}, path)
+    if path is not None:
+        CACHE_SECONDS[cache_key] = secs = time.perf_counter() - t0
+        atomic_torch_save({'features': feats, 'input_shape': list(x_uint8.shape), 'seconds': secs, 'device': str(device)}, path)
     return feats

@@ -8,7 +8,7 @@ import hashlib
 import torch
 import torch.nn as nn
 from .core import DeepClustError
-from .backbones import extract_features
+from .backbones import extract_features, CACHE_SECONDS
 from .views import Views, _rand
 from .distributed import main_first
 
@@ -95,14 +95,18 @@ def feature_bank(backbone:nn.Module, # frozen backbone (float images in [0, 1] â
     base = f"{backbone_fingerprint(backbone)}-{data_fingerprint(x)}" if cache else None
     with main_first():    # under torch.distributed rank 0 fills the cache and the other processes read it
         clean = extract_features(backbone, x, AUG_BATCH, device, cache_key=base, progress=progress, desc='features (clean)')
-        copies = []
+        copies, keys = [], [base]
         for v in range(n_views):
             def aug(b, j, v=v):
                 g = torch.Generator(b.device).manual_seed(_view_seed(seed, v, j))
                 return views(b, g)
             key = f"{base}-{views_fingerprint(views)}-s{seed}-v{v}" if cache else None
+            keys.append(key)
             copies.append(extract_features(backbone, x, AUG_BATCH, device, cache_key=key, transform=aug, progress=progress,
                                            desc=f'features (view {v + 1}/{n_views})'))
     bank = FeatureBank(clean, torch.stack(copies) if copies else None)
-    return bank.to(device) if device is not None else bank
+    secs = [CACHE_SECONDS.get(k) for k in keys] if cache else []
+    bank = bank.to(device) if device is not None else bank
+    bank.build_seconds = sum(secs) if secs and None not in secs else None   # embedding time of every entry, when known
+    return bank
 

@@ -662,6 +662,8 @@ def finish(learn:Learner, seconds:float) -> Run:
     if tp: metrics['throughput'] = dict(img_per_s=float(np.median([r['img_per_s'] for r in tp])),
                                         view_img_per_s=float(np.median([r['view_img_per_s'] for r in tp])))
     if hp['time_budget']: metrics.update(epochs_planned=hp['epochs'], time_budget=hp['time_budget'])
+    if getattr(m, 'bank', None) is not None:   # frozen backbone: how long the cached features took to embed, when known
+        metrics.update(feature_views=m.bank.n_views, feature_cache_s=getattr(m.bank, 'build_seconds', None))
     if learn.writes:           # rank 0 only under torch.distributed
         if learn.opt is not None or m.centroids.numel(): save_checkpoint(learn, out/'checkpoint.pt')
         rows = io.StringIO(); w = csv.writer(rows)

@@ -168,10 +168,14 @@ def _ms(vals):
     if not vals: return None, None
     return float(np.mean(vals)), (float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.)
 
+def _budget(m) -> int|str:
+    "A run's length: its epochs, or its time budget (runs stopped by `time_budget` end after different epochs)."
+    return f"{m['time_budget']/60:g} min" if m.get('time_budget') else m.get('epochs')
+
 def summarize(rows:list) -> list:
     "Group runs by protocol; mean ± std over seeds; the paper's numbers beside them."
     groups = {}
-    for m in rows: groups.setdefault(tuple(m.get(k) for k in _GROUP), []).append(m)
+    for m in rows: groups.setdefault(tuple(_budget(m) if k == 'epochs' else m.get(k) for k in _GROUP), []).append(m)
     out = []
     for key,ms in groups.items():
         r = dict(zip(_GROUP, key)); r['seeds'] = len(ms)
@@ -183,6 +187,8 @@ def summarize(rows:list) -> list:
         # training seconds summed over every epoch (a resumed run's earlier sessions included); wall time without training
         r['time_s'] = float(np.mean([m.get('train_seconds') or m.get('wall_time_s', 0) for m in ms]))
         r['device'] = ', '.join(sorted({str(m.get('device_name') or m.get('device')) for m in ms}))
+        fc = [m['feature_cache_s'] for m in ms if m.get('feature_cache_s') is not None]
+        r['feature_cache_s'] = float(np.mean(fc)) if fc else None   # embedding the cached feature views, done once
         r['commands'] = [m.get('command') for m in ms]
         r['files'] = [m.get('_file') for m in ms]
         out.append(r)
@@ -197,14 +203,14 @@ def _cell(mean, std, paper):
 
 def report_markdown(summary:list) -> str:
     "The results table in Markdown: ours (paper) per metric, and the protocol."
-    lines = ['| method | data set | split | px | backbone | pretrained | epochs | seeds | ACC (paper) | NMI (paper) | ARI (paper) | time | device |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    lines = ['| method | data set | split | px | backbone | pretrained | epochs | seeds | ACC (paper) | NMI (paper) | ARI (paper) | time | feature cache | device |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in summary:
         ds = r['dataset'] + (f" ({r['note']})" if r['note'] else '')
         lines.append(f"| {r['method']} | {ds} | {r['split']} | {r['image_size']} | {r['backbone']} | "
                      f"{'yes' if r['pretrained'] else 'no'} | {r['epochs']} | {r['seeds']} | "
                      + ' | '.join(_cell(r[k], r[k+'_std'], r['paper_'+k]) for k in ('acc','nmi','ari'))
-                     + f" | {_dur(r['time_s'])} | {r['device']} |")
+                     + f" | {_dur(r['time_s'])} | {_dur(r.get('feature_cache_s'))} | {r['device']} |")
     return '\n'.join(lines) + '\n'
 
 def plot_report(summary:list):
@@ -254,6 +260,10 @@ def speed_rows(bench_dir) -> list:
         for r in b.get('knn', []):
             rows.append((f"kNN (k={r['k']}, cosine)", f"{r['n']:,} × {r['dim']}", f"{r['ours_s']:.2f} s ({r['backend']})",
                          f"{r['sklearn_s']:.2f} s (scikit-learn)", r['speedup'], b.get('versions', {}).get('device_name', dev), cmd))
+        for r in b.get('knn_backends', []):
+            if 'faiss_s' in r:
+                rows.append((f"kNN (k={r['k']}, cosine): torch fallback", f"{r['n']:,} × {r['dim']}", f"{r['torch_s']:.2f} s (torch)",
+                             f"{r['faiss_s']:.2f} s (faiss)", r['faiss_s'] / r['torch_s'], b.get('versions', {}).get('device_name', dev), cmd))
         for r in b.get('kmeans', []):
             rows.append((f"k-means (k={r['k']}, {r['n_init']} restarts)", f"{r['n']:,} × {r['dim']}", f"{r['ours_s']:.2f} s",
                          f"{r['sklearn_s']:.2f} s (scikit-learn)", r['speedup'], b.get('versions', {}).get('device_name', dev), cmd))

@@ -16,11 +16,11 @@ PARAMS = dict(dcsc=dict(feat_dim=16),
               ghdcc=dict(image_size=None, feat_dim=16, kmeans_n_init=1),
               bscic=dict(),
               nncc=dict(T=2, pretrain_epochs=0, kmeans_n_init=1, feat_dim=16, proj_hidden=32),
-              icbpl=dict(finetune='none', n_neighbours=2, hidden=32))
+              icbpl=dict(backbone='effnet_lite0', finetune='none', feature_views=2, n_neighbours=2, hidden=32))
 # extra step checks: the other code path of a method (NNCC's SimCLR stage, ICBPL fine-tuning through the views)
 STEPS = {**{m: (m, {}) for m in PARAMS},
          'nncc-simclr': ('nncc', dict(pretrain_epochs=1)),
-         'icbpl-finetune': ('icbpl', dict(finetune='all'))}
+         'icbpl-finetune': ('icbpl', dict(finetune='all', backbone='convnet'))}
 GIDX = list(range(0, 48, 3))          # a global batch of 16: 8 rows per process
 RUN = dict(epochs=1, batch_size=16, report=False, progress=False)
 

@@ -1,7 +1,6 @@
 """Every method on frozen pretrained features (`--backbone effnet_lite0 --finetune none`): a tiny run of each, with the
 feature cache built here; a second run that reads everything from the cache and never runs the backbone; resume,
 prediction of new images, own images, and a damaged cache entry."""
-import json, os
 from pathlib import Path
 import numpy as np
 import pytest

@@ -15,7 +15,7 @@ DIGITS = dict(dataset='digits')                           # the embedded 8×8 di
 CASES = {
     'dcsc':  (MNIST, dict(backbone='pixels'), dict(epochs=15)),
     'ghdcc': (MNIST, dict(backbone='pixels'), dict(epochs=15)),
-    'bscic': (MNIST, dict(backbone='pixels'), dict(epochs=10)),
+    'bscic': (MNIST, dict(backbone='pixels'), dict(epochs=20)),
     'nncc':  (MNIST, dict(backbone='pixels'), dict(epochs=8, pretrain_epochs=4)),
     'icbpl': (DIGITS, dict(backbone='effnet_lite0'), dict(epochs=30)),
 }

@@ -64,4 +64,5 @@ def test_shipped_plan_is_valid(plan):
     load_methods()
     runs = expand_plan(load_plan(plan))
     assert runs and len({r.name for r in runs}) == len(runs)        # run folders never collide
-    for r in runs: method_hp(r.method, dataset=r.dataset, seed=r.seed, **r.params)
+    for r in runs:   # None is dropped by the notebook's parameter cell: the preset's value
+        method_hp(r.method, dataset=r.dataset, seed=r.seed, **{k: v for k, v in r.params.items() if v is not None})

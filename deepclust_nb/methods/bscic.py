@@ -24,8 +24,10 @@ def mutual_improvement_loss(za:torch.Tensor, # online assignments of view a (N, 
                             zb:torch.Tensor, # online assignments of view b (N, K)
                             ta:torch.Tensor, # target assignments of view a (N, K)
                             tb:torch.Tensor, # target assignments of view b (N, K)
+                            target_first:bool=False, # KL(sg(Z̄^b)‖Z^a) instead: the target as the reference distribution
                            ) -> torch.Tensor:
     "L_mi (eq. 1–2): KL(Z^a‖sg(Z̄^b)) + KL(Z^b‖sg(Z̄^a)); no gradient reaches the target assignments."
+    if target_first: return kl_div(tb.detach(), za) + kl_div(ta.detach(), zb)
     return kl_div(za, tb.detach()) + kl_div(zb, ta.detach())
 
 def self_improvement_loss(za:torch.Tensor, # online assignments of view a (N, K)
@@ -153,11 +155,12 @@ class BSCIC(Method):
                     alpha_mi=None,    # weight of L_mi (None: 2 grayscale, 4 colour)
                     alpha_il=None,    # weight of L_G (None: 1 grayscale, 2 colour)
                     alpha_clu=None,   # weight of L_clu (None: 1)
+                    mi_target_first=False, # L_mi as KL(target‖online) (False: KL(online‖target), eq. 1 as written)
                     tau_ema=0.99,     # EMA decay of the target network
                     gp_weight=10.,    # gradient-penalty coefficient ζ
                     critic_lr=3e-4,   # Adam learning rate of the critic
                     head_hidden=None) # hidden width of the assignment head (None: linear, as the paper)
-    presets = dict(cpu=dict(backbone='convnet_s', epochs=20, lr=1e-3, views='auto'))
+    presets = dict(cpu=dict(backbone='convnet_s', epochs=20, lr=1e-3, views='auto', use_mi=False, use_si=False))
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not any(hp[k] for k in ('use_si', 'use_mi', 'use_il', 'use_clu')):
@@ -209,7 +212,7 @@ class BSCIC(Method):
             logs = self.train_critic(z, gen)
             il = generator_loss(self.critic, z)
         out = bscic_loss(si=self_improvement_loss(za, zb) if hp['use_si'] else None,
-                         mi=mutual_improvement_loss(za, zb, ta, tb) if hp['use_mi'] else None,
+                         mi=mutual_improvement_loss(za, zb, ta, tb, hp['mi_target_first']) if hp['use_mi'] else None,
                          il=il, clu=cluster_correlation_loss(za, zb) if hp['use_clu'] else None, alpha_si=hp['alpha_si'], **self.alphas)
         return {**out, **logs}
 
