@@ -14,8 +14,8 @@ from .core import DeepClustError, atomic_write_text, atomic_save_json, runs_dir
 # %% auto #0
 __all__ = ['PAPER', 'STAND_INS', 'plans_dir', 'load_plan', 'PlanRun', 'expand_plan', 'notebooks_dir', 'method_notebook',
            'execute_run', 'reproduce', 'paper_numbers', 'collect_metrics', 'summarize', 'report_markdown',
-           'plot_report', 'report', 'speed_rows', 'speed_markdown', 'time_to_accuracy', 'time_markdown',
-           'results_markdown']
+           'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown', 'time_to_accuracy',
+           'time_markdown', 'results_markdown']
 
 # %% ../nbs/40_reproduce.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -243,7 +243,26 @@ def report(root, out=None) -> list:
     bench = Path(root)/'bench'
     if bench.is_dir() and list(bench.glob('*.json')): atomic_write_text(out/'speed.md', speed_markdown(bench))
     if any(m.get('curve') for m in rows): atomic_write_text(out/'time.md', time_markdown(rows))
+    if (own := own_images_markdown(Path(root)/'own-images')): atomic_write_text(out/'own-images.md', own)
     return summary
+
+def own_images_markdown(own_dir) -> str|None:
+    "The own-images table (one row per method, best first) and the recommendation, from `benchmarks/own_images.ipynb`'s JSON."
+    files = [json.loads(p.read_text()) for p in sorted(Path(own_dir).glob('*.json'))] if Path(own_dir).is_dir() else []
+    lines = []
+    for b in (b for b in files if b.get('benchmark') == 'own-images'):
+        res = sorted(b['results'].items(), key=lambda kv: -kv[1]['acc'])
+        lines += [f"{b['data']}; backbone {b['backbone']}, frozen, {b['feature_views']} cached augmented views per image; "
+                  f"each deep method trains for {b['time_budget']} s (cpu preset), seed {b['seed']}.", '',
+                  '| method | ACC | NMI | ARI | clusters used | wall time of the command | feature cache |', '|---|---|---|---|---|---|---|']
+        lines += [f"| {m} | {r['acc']:.3f} | {r['nmi']:.3f} | {r['ari']:.3f} | {r['clusters_used']} | {_dur(r['seconds'])} | "
+                  f"{_dur(r.get('feature_cache_s'))} |" for m, r in res]
+        best, km = b['best'], b['results'].get('kmeans')
+        gain = f", {b['results'][best]['acc'] - km['acc']:+.3f} ACC against k-means on the same features" if km else ''
+        lines += ['', f"**Recommended: `{best}`** (the best ACC here{gain}):", '', '```sh',
+                  f"deepclust fit --method {best} --backbone {b['backbone']} --finetune none --images DIR --clusters K",
+                  '```', '']
+    return '\n'.join(lines) if lines else None
 
 # %% ../nbs/40_reproduce.ipynb #58ee9ae5
 def speed_rows(bench_dir) -> list:

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
           '<!-- speed-table -->': ROOT/'results'/'report'/'speed.md',
-          '<!-- time-table -->': ROOT/'results'/'report'/'time.md'}
+          '<!-- time-table -->': ROOT/'results'/'report'/'time.md',
+          '<!-- own-images-table -->': ROOT/'results'/'report'/'own-images.md'}
 
 def _tables(src:str) -> str:
     "Replace each table marker by the table `deepclust report results --out results/report` wrote."
