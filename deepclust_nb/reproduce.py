@@ -258,7 +258,8 @@ def own_images_markdown(own_dir) -> str|None:
         lines += [f"| {m} | {r['acc']:.3f} | {r['nmi']:.3f} | {r['ari']:.3f} | {r['clusters_used']} | {_dur(r['seconds'])} | "
                   f"{_dur(r.get('feature_cache_s'))} |" for m, r in res]
         best, km = b['best'], b['results'].get('kmeans')
-        gain = f", {b['results'][best]['acc'] - km['acc']:+.3f} ACC against k-means on the same features" if km else ''
+        gain = (f", {b['results'][best]['acc'] - km['acc']:+.3f} ACC and {b['results'][best]['nmi'] - km['nmi']:+.3f} NMI against "
+                f"k-means on the same features" if km and best != 'kmeans' else '')
         lines += ['', f"**Recommended: `{best}`** (the best ACC here{gain}):", '', '```sh',
                   f"deepclust fit --method {best} --backbone {b['backbone']} --finetune none --images DIR --clusters K",
                   '```', '']
