@@ -222,10 +222,15 @@ def dict_comments(src:str, # Python source holding `name = dict(key=value,  # co
 
 def param_docs(name:str) -> dict:
     "What each hyper-parameter of method `name` means: the comments beside COMMON and the method's `defaults`."
+    def source(obj):
+        try: return inspect.getsource(obj)
+        except (OSError, TypeError):   # a class typed into a live session (a notebook): the package's copy of it
+            import importlib
+            return inspect.getsource(getattr(importlib.import_module(f'deepclust_nb.methods.{name}'), obj.__name__))
     out = {}
     for obj, var in ((sys.modules[__name__], 'COMMON'), (get_method(name), 'defaults')):
-        try: out.update({k: v for k, v in dict_comments(inspect.getsource(obj), var).items() if v})
-        except (OSError, TypeError, SyntaxError): pass   # no source (e.g. a class typed into a live session)
+        try: out.update({k: v for k, v in dict_comments(source(obj), var).items() if v})
+        except (OSError, TypeError, SyntaxError, ImportError, AttributeError): pass   # no source anywhere
     return out
 
 def method_hp(name:str, **overrides) -> dict:

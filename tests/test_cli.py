@@ -155,3 +155,14 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     lb = [json.loads(l) for l in (run/'log.jsonl').read_text().splitlines()]
     assert [r['epoch'] for r in lb] == [1, 2, 3, 4]
     assert abs(la[-1]['loss'] - lb[-1]['loss']) < 1e-5
+
+def test_param_meanings_survive_a_method_class_typed_into_a_session():
+    "Running a method notebook registers its class from the notebook (no source file): the meanings come from the package."
+    from deepclust_nb.learner import register_method, get_method, param_docs
+    load_methods()
+    pkg = get_method('bscic')
+    ns = {'B': pkg, 'register_method': register_method}
+    exec(compile("class BSCIC(B):\n    name = 'bscic'\nregister_method(BSCIC)\n", '<ipython-input-1>', 'exec'), ns)
+    try:
+        assert get_method('bscic') is not pkg and 'use_mi' in param_docs('bscic')
+    finally: register_method(pkg)
