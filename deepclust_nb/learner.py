@@ -57,7 +57,7 @@ COMMON = dict(
     views=None,          # augmentation preset: simclr, gray, weak, none, or auto (gray for 1 channel, else simclr); None: the method's own
     seed=0,              # seed of every random draw
     device='auto',       # auto, cpu, cuda or cuda:N
-    amp=True,            # bf16 autocast on CUDA
+    amp=True,            # bf16 autocast of the network on CUDA; 'bf16': also on the CPU (the CPU check of the GPU path); False: off
     channels_last=True,  # channels-last memory format on CUDA
     compile=False,       # torch.compile the method's modules
     eval_every=1,        # evaluate (ACC/NMI/ARI when labels exist) every n epochs; 0 = only at the end
@@ -71,6 +71,7 @@ def _coerce(value, default):
     "Convert a command-line string to the type of `default`."
     if not isinstance(value, str) or isinstance(default, str): return value
     if isinstance(default, bool): 
+        if value.lower() == 'bf16': return 'bf16'     # amp's third value
         if value.lower() in ('1','true','yes','on'): return True
         if value.lower() in ('0','false','no','off'): return False
         raise ValueError(value)
@@ -328,7 +329,10 @@ class Learner:
         return gidx[rank()*b:(rank()+1)*b]
 
     def autocast(self):
-        return torch.autocast('cuda', dtype=torch.bfloat16) if self.cuda and self.hp['amp'] else torch.autocast('cpu', enabled=False)
+        "bf16 autocast of the network: on CUDA when `amp` is on, on any device when `amp='bf16'`; else off."
+        amp = self.hp['amp']
+        if amp == 'bf16' or (self.cuda and amp): return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return torch.autocast(self.device.type, enabled=False)
 
 # %% ../nbs/20_learner.ipynb #09d97db8
 def wrap_ddp(learn:Learner) -> Learner:
