@@ -4,14 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #830a62b1
 from __future__ import annotations
-import os, json, random, tempfile, io
+import os, json, random, tempfile, io, errno, re, socket, time, pickle
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DeepClustError', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'get_device', 'seed_everything', 'Registry',
-           'atomic_write_bytes', 'atomic_write_text', 'atomic_save_json', 'atomic_torch_save', 'versions', 'git_sha']
+__all__ = ['SAFE_GLOBALS', 'DeepClustError', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'get_device',
+           'seed_everything', 'Registry', 'DiskFull', 'atomic_write_bytes', 'atomic_write_text', 'atomic_save_json',
+           'atomic_torch_save', 'DamagedFile', 'UnsafeFile', 'describe_damage', 'load_torch', 'read_json', 'read_jsonl',
+           'RunLock', 'versions', 'git_sha']
 
 # %% ../nbs/00_core.ipynb #d5bfa7c9
 class DeepClustError(Exception):
@@ -83,16 +85,26 @@ class Registry(dict):
         return self[name]
 
 # %% ../nbs/00_core.ipynb #d5492800
+class DiskFull(DeepClustError):
+    "A write failed for lack of space; the file it would have replaced is intact."
+
 def atomic_write_bytes(path, data:bytes):
-    "Write `data` to `path` so readers see either the old file or the whole new one."
+    "Write `data` to `path` so readers see either the old file or the whole new one; `DiskFull` when space runs out."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
         with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())      # as open() would create it: mkstemp's private 0600 would hide it from others
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp): os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            mb = max(len(data) / 2**20, 0.1)
+            kept = f"the previous {path.name} is intact" if path.exists() else f"{path.name} was not written"
+            raise DiskFull(f"no space left on the device of {path.parent} to write {path.name} ({mb:.1f} MB needed; {kept})",
+                           f"free at least {mb:.0f} MB there (df -h {path.parent}), then continue the run with "
+                           f"deepclust fit --resume {path.parent}") from None
         raise
     return path
 
@@ -119,6 +131,120 @@ def atomic_torch_save(obj, path):
     "`torch.save` that never leaves a partial file."
     buf = io.BytesIO(); torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+# %% ../nbs/00_core.ipynb #d0346dd4
+class DamagedFile(DeepClustError):
+    "A file the library wrote is missing, empty, zero-filled, cut short, or not of the expected kind."
+class UnsafeFile(DeepClustError):
+    "A file holds objects other than tensors, containers, numbers and strings; it was refused unread."
+
+SAFE_GLOBALS = []   # further types allowed by name in tensor files (torch.serialization.add_safe_globals); none needed so far
+
+def describe_damage(path) -> str:
+    "What is wrong with a file that failed to load: missing, empty, all zero bytes, cut short, or of another kind."
+    p = Path(path)
+    if not p.exists(): return "is missing"
+    n = p.stat().st_size
+    if n == 0: return "is empty (0 bytes)"
+    with open(p, 'rb') as f: head = f.read(min(n, 1 << 20))
+    if not head.strip(b'\0'): return f"is all zero bytes ({n:,} bytes): it was never completely written"
+    if head[:4] == b'PK\x03\x04': return f"is cut short or corrupt ({n:,} bytes)"
+    return f"is not a file this library writes ({n:,} bytes, beginning {head[:12]!r})"
+
+def load_torch(path, # a file written by `torch.save` / `atomic_torch_save`
+               what:str='file', # what it is, for the message ("checkpoint", "cached features", ...)
+               fix:str|None=None, # what to do when it is damaged
+               map_location='cpu'):
+    "`torch.load` that never runs code from the file: tensors, containers, numbers, strings; damage named in a `DeepClustError`."
+    path = Path(path)
+    fix = fix or f"delete {path} and make it again"
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        m = re.search(r'GLOBAL ([\w.]+)', str(e))
+        if m:
+            raise UnsafeFile(f"the {what} {path} holds objects that are not allowed ({m.group(1)}): it was refused and "
+                             "nothing in it was executed",
+                             "use files written by deepclust_nb from people you trust; a file like this one can run commands "
+                             "when loaded with torch.load(weights_only=False), so do not open it that way") from None
+        raise DamagedFile(f"the {what} {path} {describe_damage(path)}", fix) from None
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError, IndexError, TypeError, AttributeError):
+        raise DamagedFile(f"the {what} {path} {describe_damage(path)}", fix) from None
+
+def read_json(path, # a JSON file
+              what:str='file', # what it is, for the message
+              fix:str|None=None, # what to do when it is damaged
+              need:tuple=()): # keys a dict must have
+    "The object in a JSON file; a `DamagedFile` naming what is wrong (missing, empty, zero-filled, not JSON, missing keys)."
+    path = Path(path); fix = fix or f"delete {path} and make it again"
+    try: raw = path.read_bytes()
+    except OSError: raise DamagedFile(f"the {what} {path} {describe_damage(path)}", fix) from None
+    if not raw.strip(b'\0'): raise DamagedFile(f"the {what} {path} {describe_damage(path)}", fix)
+    try: obj = json.loads(raw.decode('utf-8'))
+    except UnicodeDecodeError: raise DamagedFile(f"the {what} {path} is not text ({len(raw):,} bytes)", fix) from None
+    except json.JSONDecodeError as e:
+        raise DamagedFile(f"the {what} {path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})", fix) from None
+    missing = [k for k in need if not isinstance(obj, dict) or k not in obj]
+    if missing: raise DamagedFile(f"the {what} {path} is not one this library writes (no {', '.join(missing)})", fix)
+    return obj
+
+def read_jsonl(path, # a JSON-lines file: one JSON object per line
+               what:str='log', # what it is, for the message
+               fix:str|None=None) -> list: # what to do when it is damaged
+    "The records of a JSON-lines file; a `DamagedFile` naming the first bad line."
+    path = Path(path); fix = fix or f"delete {path} and make it again"
+    try: text = path.read_bytes().decode('utf-8')
+    except OSError: raise DamagedFile(f"the {what} {path} {describe_damage(path)}", fix) from None
+    except UnicodeDecodeError: raise DamagedFile(f"the {what} {path} is not text", fix) from None
+    out = []
+    for i, line in enumerate(text.split('\n'), 1):
+        if not line.strip(): continue
+        try: rec = json.loads(line)
+        except json.JSONDecodeError: rec = None
+        if not isinstance(rec, dict): raise DamagedFile(f"the {what} {path} is damaged: line {i} is not a JSON record", fix)
+        out.append(rec)
+    return out
+
+# %% ../nbs/00_core.ipynb #9357a25c
+class RunLock:
+    "An exclusive lock on a run folder: `<folder>/.lock`, released when the process ends, however it ends."
+    def __init__(self, folder): self.folder, self.fd, self.took_over = Path(folder), None, None
+    @property
+    def path(self) -> Path: return self.folder/'.lock'
+    def acquire(self) -> 'RunLock':
+        "Take the lock, or raise a `DeepClustError` naming the live process that holds it; `took_over` names a stale holder."
+        import fcntl
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = os.read(fd, 512).decode('utf-8', 'replace').strip() or 'another process'
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise DeepClustError(f"run folder {self.folder} is being written by a running process ({holder})",
+                                         "wait for it to finish or stop it, or choose another --out") from None
+                raise DeepClustError(f"cannot lock run folder {self.folder}: {e.strerror}",
+                                     "use a folder on a file system that supports file locks (flock)") from None
+            try: same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError: same = False
+            if same: break
+            os.close(fd)                       # released and deleted while we waited: lock the new file
+        old = os.read(fd, 512).decode('utf-8', 'replace').strip()
+        self.took_over = old or None           # a holder that never released it: a killed process
+        os.ftruncate(fd, 0); os.lseek(fd, 0, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        os.fsync(fd)
+        self.fd = fd
+        return self
+    def release(self):
+        "Delete the lock file and release the lock."
+        if self.fd is None: return
+        try: self.path.unlink()
+        except FileNotFoundError: pass
+        os.close(self.fd); self.fd = None
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *a): self.release()
 
 # %% ../nbs/00_core.ipynb #b45bc180
 def versions() -> dict:

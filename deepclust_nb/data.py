@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #7dab1054
 from __future__ import annotations
-import os, re, gzip, struct, pickle, tarfile, zipfile, shutil, tempfile, hashlib, warnings, math
+import os, re, sys, gzip, struct, pickle, tarfile, zipfile, shutil, tempfile, hashlib, warnings, math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
-from .core import DeepClustError, Registry, cache_dir, data_root, atomic_torch_save
+from .core import DeepClustError, Registry, cache_dir, data_root, atomic_torch_save, load_torch
 
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'IMAGE_EXTS', 'FASHION_CLASSES', 'CIFAR10_CLASSES', 'CIFAR100_SUPERCLASSES', 'STL10_CLASSES',
@@ -158,8 +158,10 @@ def _cached(name, split, size, sources, decode, extra='') -> ImageData:
     safe = re.sub(r'[^\w.-]', '_', name)
     f = cache_dir()/'datasets'/f"{safe}-{split}-{size or 'native'}{extra}-{_fingerprint(sources)}.pt"
     if f.exists():
-        try: return ImageData(**torch.load(f, weights_only=True))
-        except Exception as e: warnings.warn(f"ignoring the unreadable cache file {f} ({e}); decoding again")
+        try: return ImageData(**load_torch(f, 'cached data set'))
+        except (DeepClustError, TypeError) as e:   # damaged, or not an ImageData: say so in one line and decode again
+            why = e.problem if isinstance(e, DeepClustError) else 'not a cached data set'
+            print(f"deepclust: {why}; decoding the data set again", file=sys.stderr)
     d = decode()
     try: atomic_torch_save({k.name: getattr(d, k.name) for k in fields(d)}, f)
     except OSError as e: warnings.warn(f"could not write the cache file {f}: {e}")

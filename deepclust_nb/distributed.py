@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import torch, torch.nn as nn
 import torch.distributed as dist
-from .core import DeepClustError
+from .core import DeepClustError, load_torch
 
 # %% auto #0
 __all__ = ['is_dist', 'rank', 'world', 'is_main', 'local_rank', 'barrier', 'init_from_env', 'shutdown', 'dist_device',
@@ -189,4 +189,4 @@ def run_gloo(fn, # the function each process runs (rank and world size from `ran
     with tempfile.TemporaryDirectory() as d:
         mp.start_processes(_gloo_worker, args=(fn, nprocs, free_port(), args, d, threads), nprocs=nprocs,
                            join=True, start_method=sm)
-        return [torch.load(Path(d)/f'{i}.pt', weights_only=False) for i in range(nprocs)]
+        return [load_torch(Path(d)/f'{i}.pt', 'result of a process') for i in range(nprocs)]

@@ -4,14 +4,15 @@
 
 # %% ../nbs/20_learner.ipynb #4f4abd5f
 from __future__ import annotations
-import json, math, os, sys, time, shlex, csv, io, warnings, inspect
+import json, math, os, sys, time, shlex, csv, io, warnings, inspect, signal, threading, random
 from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import (DeepClustError, writable_dir, Registry, get_device, seed_everything, runs_dir, atomic_write_text,
-                               atomic_save_json, atomic_torch_save, versions, git_sha)
+                               atomic_save_json, atomic_torch_save, versions, git_sha, load_torch, read_json, read_jsonl,
+                               DamagedFile, RunLock)
 from .data import ImageData, load_dataset, load_image_folder
 from .metrics import cluster_metrics, plot_confusion, plot_cluster_grid
 from .kmeans import kmeans
@@ -24,11 +25,12 @@ from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env,
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['COMMON', 'METHODS', 'PRESETS', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'Method', 'load_methods',
-           'get_method', 'register_method', 'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs',
-           'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint',
-           'load_checkpoint', 'evaluate', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data',
-           'cosine_factor', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps',
+__all__ = ['COMMON', 'METHODS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS', 'EXIT_STOPPED', 'PRETRAINED_BACKBONES',
+           'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'Method', 'load_methods', 'get_method', 'register_method',
+           'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs', 'method_hp', 'epoch_seed',
+           'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint', 'evaluate',
+           'RunStopped', 'StopSignals', 'check_finite', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run',
+           'load_data', 'cosine_factor', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps',
            'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
@@ -61,6 +63,10 @@ COMMON = dict(
     channels_last=True,  # channels-last memory format on CUDA
     compile=False,       # torch.compile the method's modules
     eval_every=1,        # evaluate (ACC/NMI/ARI when labels exist) every n epochs; 0 = only at the end
+    eval_subset=10000,   # evaluate during training on this many images (a fixed seeded sample; None: all); the end uses all
+    checkpoint_every=1,  # write the checkpoint every n epochs (also at the end, and when a signal stops the run)
+    checkpoint_minutes=0,  # also write it when this many minutes have passed since the last one (0: off)
+    check_every=None,    # steps between checks for a non-finite loss and a stop signal (None: 1 on the CPU, 16 on CUDA, where a check waits for the GPU)
     progress=True,       # progress bar per epoch
     report=True,         # write the run report (contact sheets, t-SNE map, sizes, report.html)
     sync_bn=False,       # under torch.distributed on CUDA: SyncBatchNorm (batch statistics over the global batch)
@@ -98,6 +104,12 @@ class Method(nn.Module):
         self.register_buffer('centroids', torch.zeros(0))  # k-means centroids when clusters come from k-means
     def setup(self, learn): "Once before training."
     def on_epoch_start(self, learn, epoch:int): "At the start of each epoch."
+    def resume_epoch(self, learn, epoch:int):
+        "Instead of `on_epoch_start` when a run resumes inside `epoch`: buffers and plain attributes come from the checkpoint."
+    def epoch_attrs(self) -> dict:
+        "Plain attributes (numbers, strings, None) that `on_epoch_start` may have set: saved with a checkpoint taken inside an epoch."
+        base = set(vars(nn.Module()))          # nn.Module's own bookkeeping is not the method's
+        return {k: v for k, v in vars(self).items() if k not in base and isinstance(v, (bool, int, float, str, type(None)))}
     def step(self, xb, idx, learn) -> dict: raise NotImplementedError
     def forward(self, xb, idx, learn) -> dict: "`step`, so a DistributedDataParallel wrapper sees the training step."; return self.step(xb, idx, learn)
     def ddp_ignore(self) -> list: "Names of parameters trained outside the main optimiser, which DDP must leave alone."; return []
@@ -156,21 +168,23 @@ class Method(nn.Module):
     def extra_metrics(self, learn) -> dict: "More scores for metrics.json, e.g. a second way of predicting."; return {}
     normalize_embedding:bool = True   # L2-normalise `embed` before k-means (cosine k-means)
     @torch.no_grad()
-    def embed_all(self, x, device, batch_size=512, to_float=None):
-        "`embed` and `probs` over all rows of uint8 `x` → (emb, probs or None) on the CPU (the bank's features when it has them)."
+    def embed_all(self, x, device, batch_size=512, to_float=None, rows=None, autocast=None):
+        "`embed` and `probs` over the rows `rows` (default: all) of uint8 `x` → (emb, probs or None) on the CPU (the bank's features when it has them)."
         was = self.training; self.eval()
         via_h = type(self).embed_h is not Method.embed_h     # one backbone pass for both
+        sel = torch.arange(len(x)) if rows is None else torch.as_tensor(rows).cpu()
         def one(i):
-            rows = torch.arange(i*batch_size, min((i+1)*batch_size, len(x)))
-            if via_h:
-                h = self.features_of(x, rows, device, to_float)
-                e, p = self.embed_h(h), self.probs_h(h)
-            else:
-                xb = x[i*batch_size:(i+1)*batch_size].to(device)
-                xb = to_float(xb) if to_float else xb.float().div_(255)
-                e, p = self.embed(xb), self.probs(xb)
+            r = sel[i*batch_size:(i+1)*batch_size]
+            with (autocast() if autocast else torch.autocast(torch.device(device).type, enabled=False)):
+                if via_h:
+                    h = self.features_of(x, r, device, to_float)
+                    e, p = self.embed_h(h), self.probs_h(h)
+                else:
+                    xb = x[r.to(x.device)].to(device)
+                    xb = to_float(xb) if to_float else xb.float().div_(255)
+                    e, p = self.embed(xb), self.probs(xb)
             return e.float().cpu(), (p.float().cpu() if p is not None else None)
-        out = map_batches(one, math.ceil(len(x) / batch_size))   # split over the processes under torch.distributed
+        out = map_batches(one, math.ceil(len(sel) / batch_size))   # split over the processes under torch.distributed
         self.train(was)
         probs = [p for _,p in out if p is not None]
         return torch.cat([e for e,_ in out]), (torch.cat(probs) if probs else None)
@@ -302,6 +316,12 @@ class Learner:
         self.opt,self.sched = None,None
         self.model = method                   # what the loop calls: the method, or its DDP wrapper (`wrap_ddp`)
         self.shard = (rank(), world()) if is_dist() else None   # this process's part of each global batch
+        self.check_every = hp.get('check_every') or (16 if self.cuda else 1)   # steps between loss / stop-signal checks
+        self.pending = []                     # loss terms of the steps since the last check (on the device)
+        self.position = None                  # where inside an epoch a resumed run continues (from the checkpoint)
+        n_eval = hp.get('eval_subset')
+        self.eval_rows = (None if not n_eval or n_eval >= self.n else   # a fixed sample: the same images every epoch
+                          torch.randperm(self.n, generator=torch.Generator().manual_seed(hp['seed']))[:n_eval].sort().values)
 
     @property
     def writes(self) -> bool:
@@ -349,9 +369,9 @@ def wrap_ddp(learn:Learner) -> Learner:
 
 # %% ../nbs/20_learner.ipynb #fd7f7e16
 @torch.no_grad()
-def assign(method:Method, x, device, batch_size=512, to_float=None, fit_kmeans=True, seed=0):
-    "Cluster of each image, its confidence and the embedding: argmax of `probs`, else nearest k-means centroid."
-    emb,probs = method.embed_all(x, device, batch_size, to_float)
+def assign(method:Method, x, device, batch_size=512, to_float=None, fit_kmeans=True, seed=0, rows=None, autocast=None):
+    "Cluster of each image (of rows `rows`, default all), its confidence and the embedding: argmax of `probs`, else nearest k-means centroid."
+    emb,probs = method.embed_all(x, device, batch_size, to_float, rows=rows, autocast=autocast)
     if probs is not None:
         conf,pred = probs.max(1)
         return pred, conf, emb
@@ -365,69 +385,143 @@ def assign(method:Method, x, device, batch_size=512, to_float=None, fit_kmeans=T
     return pred, conf, emb
 
 # %% ../nbs/20_learner.ipynb #34ccfc9c
-def save_checkpoint(learn:Learner, path):
-    "Write the learner's whole training state to `path` atomically."
+CHECKPOINT_KEYS = ('method', 'epoch', 'iter', 'hp', 'model', 'history')
+
+def _rng_state(learn:Learner) -> dict:
+    "Every random generator a step draws from: the views' generator, torch's (CPU and CUDA), NumPy's and Python's."
+    npst = np.random.get_state()
+    return dict(gen=learn.gen.get_state(), torch=torch.get_rng_state(),
+                cuda=torch.cuda.get_rng_state(learn.device) if learn.cuda else None,
+                numpy=[npst[0], torch.from_numpy(npst[1].astype(np.int64)), *npst[2:]], python=random.getstate())
+
+def _set_rng_state(learn:Learner, s:dict):
+    learn.gen.set_state(s['gen']); torch.set_rng_state(s['torch'])
+    if learn.cuda and s.get('cuda') is not None: torch.cuda.set_rng_state(s['cuda'], learn.device)
+    n = s['numpy']; np.random.set_state((n[0], n[1].numpy().astype(np.uint32), *n[2:]))
+    random.setstate(tuple(tuple(v) if isinstance(v, list) else v for v in s['python']))
+
+def save_checkpoint(learn:Learner, path, position:dict|None=None):
+    "Write the learner's whole training state to `path` atomically; `position`: where inside an epoch it stopped."
     m = learn.method
     atomic_torch_save(dict(method=m.name, epoch=learn.epoch, iter=learn.iter, hp=learn.hp,
                            model=m.state_dict(), opt=learn.opt.state_dict() if learn.opt else None,
                            sched=learn.sched.state_dict() if learn.sched else None,
-                           extra=m.extra_state(), history=learn.history), path)
+                           extra=m.extra_state(), history=learn.history, position=position), path)
+    learn.last_checkpoint = time.time()
 
 def load_checkpoint(learn:Learner, path):
-    "Restore the state written by `save_checkpoint`; errors name a checkpoint of another method."
-    try: ck = torch.load(path, map_location=learn.device, weights_only=False)
-    except Exception as e:
-        raise DeepClustError(f"cannot read checkpoint {path}: {e}", "start the run again without --resume")
+    "Restore the state written by `save_checkpoint` (never running code from the file); errors name a damaged checkpoint or one of another method."
+    fix = (f"the checkpoint is left as it is: restore {path} from a copy, or start the run again with another --out")
+    ck = load_torch(path, 'checkpoint', fix, map_location=learn.device)
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
+    if missing: raise DamagedFile(f"the checkpoint {path} is not one this library writes (no {', '.join(missing)})", fix)
     if ck.get('method') != learn.method.name:
         raise DeepClustError(f"checkpoint {path} was written by method '{ck.get('method')}', not '{learn.method.name}'",
                              f"resume with --method {ck.get('method')}, or start a new run")
     m = learn.method
-    if 'centroids' in ck['model']: m.centroids = ck['model']['centroids'].clone()
-    m.load_state_dict(ck['model'])
-    if learn.opt is not None and ck['opt'] is not None: learn.opt.load_state_dict(ck['opt'])
-    if learn.sched is not None and ck['sched'] is not None: learn.sched.load_state_dict(ck['sched'])
-    m.load_extra_state(ck['extra'])
+    try:
+        if 'centroids' in ck['model']: m.centroids = ck['model']['centroids'].clone()
+        m.load_state_dict(ck['model'])
+        if learn.opt is not None and ck['opt'] is not None: learn.opt.load_state_dict(ck['opt'])
+        if learn.sched is not None and ck['sched'] is not None: learn.sched.load_state_dict(ck['sched'])
+        m.load_extra_state(ck['extra'])
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as e:
+        raise DamagedFile(f"the checkpoint {path} does not fit this run's model ({str(e).splitlines()[0][:160]})", fix) from None
     learn.epoch,learn.iter,learn.history = ck['epoch'],ck['iter'],ck['history']
+    learn.position = ck.get('position')
+    if learn.position: _set_attrs(m, learn.position.get('attrs', {}))
     if learn.writes:   # the checkpoint is the truth: drop log lines of an epoch it does not hold
-        atomic_write_text(learn.out/'log.jsonl', ''.join(json.dumps(r) + '\n' for r in learn.history))
+        log = learn.out/'log.jsonl'
+        if log.exists(): read_jsonl(log, 'training log', f"delete {log} and resume again: the checkpoint holds the whole history and the log is rewritten from it")
+        _write_log(learn)
     return ck
 
+def _set_attrs(m, attrs:dict):
+    for k, v in attrs.items():
+        if k in vars(m): setattr(m, k, v)
+
+def _write_log(learn:Learner):
+    "`log.jsonl` from the history: one JSON line per epoch, replaced atomically."
+    atomic_write_text(learn.out/'log.jsonl', ''.join(json.dumps(r) + '\n' for r in learn.history))
+
 # %% ../nbs/20_learner.ipynb #3c9fe3bf
-def _progress(it, hp, desc):
+def _progress(it, hp, desc, total=None, initial=0):
     if not hp['progress'] or not is_main(): return it
     from tqdm.auto import tqdm
-    return tqdm(it, desc=desc, leave=False, file=sys.stderr)
+    return tqdm(it, desc=desc, leave=False, file=sys.stderr, total=total, initial=initial)
 
 def evaluate(learn:Learner) -> dict:
-    "Assign every image and score against the labels (ACC/NMI/ARI) when the data set has them."
-    pred,conf,_ = assign(learn.method, learn.x, learn.device, to_float=learn.to_float, seed=learn.hp['seed'])
+    "Assign the evaluation images (`eval_subset`, else all) and score them against the labels (ACC/NMI/ARI) when the data set has them."
+    rows = learn.eval_rows
+    pred,conf,_ = assign(learn.method, learn.x, learn.device, to_float=learn.to_float, seed=learn.hp['seed'],
+                         rows=rows, autocast=learn.autocast)
     out = dict(n_clusters_used=int(pred.unique().numel()))
-    if learn.y is not None: out.update(cluster_metrics(learn.y.numpy(), pred.numpy()))
+    if rows is not None: out['eval_images'] = len(rows)
+    if learn.y is not None: out.update(cluster_metrics((learn.y if rows is None else learn.y[rows]).numpy(), pred.numpy()))
     return out
 
-def _append_jsonl(path, rec):
-    "Append one JSON line; rewrites the file atomically so a kill never leaves half a line."
-    old = path.read_text() if path.exists() else ''
-    atomic_write_text(path, old + json.dumps(rec) + '\n')
+STOP_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGUSR1')   # a scheduler's preemption, Ctrl-C, Slurm's advance warning
+EXIT_STOPPED = 75                                 # the exit code of a run stopped by a signal (EX_TEMPFAIL: try again)
 
-def forward_backward(learn:Learner, gidx:torch.Tensor) -> dict:
-    "Forward and backward of one step on the global batch `gidx` (this process's rows of it under torch.distributed)."
+class RunStopped(DeepClustError):
+    "A signal stopped the run after its current step; the checkpoint written then continues it exactly."
+    exit_code = EXIT_STOPPED
+
+class StopSignals:
+    "While training: SIGTERM, SIGINT and SIGUSR1 ask the run to stop after the current step; a second SIGINT stops at once."
+    def __init__(self): self.signum, self.old = None, {}
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():   # signals can only be caught there
+            for n in STOP_SIGNALS:
+                if hasattr(signal, n): self.old[getattr(signal, n)] = signal.signal(getattr(signal, n), self._handle)
+        return self
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT: raise KeyboardInterrupt
+        self.signum = signum
+        print(f"deepclust: {signal.Signals(signum).name} received: the run stops after this step and writes a checkpoint "
+              "(Ctrl-C again stops at once, without one)", file=sys.stderr)
+    def __exit__(self, *a):
+        for s, h in self.old.items(): signal.signal(s, h)
+    @property
+    def name(self) -> str|None: return signal.Signals(self.signum).name if self.signum else None
+
+def _agree(learn:Learner, *flags) -> list:
+    "Each flag true on any process, the same on every process (one all-reduce under torch.distributed)."
+    if not is_dist(): return [bool(f) for f in flags]
+    import torch.distributed as dist
+    t = torch.tensor([float(bool(f)) for f in flags], device=learn.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+def check_finite(learn:Learner):
+    "Raise `NonFiniteLoss` naming the first step since the last check whose loss was not finite (one wait for the device)."
+    pend, learn.pending = learn.pending, []
+    if not pend: return
+    bad = ~torch.isfinite(torch.stack([t['loss'].detach().float().reshape(()) for _, _, t in pend]))
+    (any_bad,) = _agree(learn, bad.any().item())
+    if not any_bad: return
+    i = int(bad.nonzero()[0]) if bad.any() else len(pend) - 1
+    e, it, terms = pend[i]
+    vals = ', '.join(f"{k}={float(v):.4g}" for k,v in terms.items())
+    raise NonFiniteLoss(f"the loss became {float(terms['loss'])} at epoch {e+1}, step {it+1} ({vals})",
+        "lower the learning rate (--lr), check the input data, or resume from the last good checkpoint "
+        "with --resume (it holds the state before this epoch)")
+
+def forward_backward(learn:Learner, gidx:torch.Tensor, check:bool=True) -> dict:
+    "Forward and backward of one step on the global batch `gidx` (this process's rows of it under torch.distributed); `check`: check the losses since the last check are finite."
     m = learn.method
     idx = learn.local(gidx)
     xb = learn.to_float(learn.x[idx]) if m.needs_images else None
     with learn.autocast(): terms = learn.model(xb, idx, learn)
     loss = terms['loss']
-    if not torch.isfinite(loss):
-        vals = ', '.join(f"{k}={float(v):.4g}" for k,v in terms.items())
-        raise NonFiniteLoss(f"the loss became {float(loss)} at epoch {learn.epoch+1}, step {learn.iter+1} ({vals})",
-            "lower the learning rate (--lr), check the input data, or resume from the last good checkpoint "
-            "with --resume (it holds the state before this epoch)")
+    learn.pending.append((learn.epoch, learn.iter, terms))
+    if check: check_finite(learn)      # before this step's backward: with check_every 1 a bad step is never applied
     learn.opt.zero_grad(set_to_none=True)
     loss.backward()
     return terms
 
 def train(learn:Learner):
-    "Run the remaining epochs of `learn`, logging, evaluating and checkpointing each epoch."
+    "Run the remaining epochs of `learn`, logging, evaluating and checkpointing; a stop signal ends it with a checkpoint and `RunStopped`."
     hp,m = learn.hp,learn.method
     E = hp['epochs']
     rows = [0]                 # images through the backbone with gradients: each view of each image counts
@@ -435,51 +529,88 @@ def train(learn:Learner):
         if mod.training and torch.is_grad_enabled(): rows[0] += len(inp[0])
     bb = getattr(m, 'backbone', None)
     hook = bb.register_forward_hook(count) if isinstance(bb, nn.Module) else None
+    learn.last_checkpoint = time.time()
     try:
-        for epoch in range(learn.epoch, E):
-            if hp['time_budget'] and sum(r.get('seconds', 0) for r in learn.history) >= hp['time_budget']:
-                if is_main(): print(f"time budget of {hp['time_budget']} s reached after epoch {epoch}", file=sys.stderr)
-                break
-            rec = _train_epoch(learn, epoch, rows)
-            if hp['eval_every'] and ((epoch+1) % hp['eval_every'] == 0 or epoch+1 == E or _budget_spent(learn, rec)):
-                rec.update(evaluate(learn))
-            learn.history.append(rec); learn.epoch = epoch + 1
-            if learn.writes:
-                save_checkpoint(learn, learn.out/'checkpoint.pt')   # first: a kill between the two repeats no log line
-                _append_jsonl(learn.out/'log.jsonl', rec)
-            if hp['progress'] and is_main():
-                shown = ', '.join(f"{k} {v:.4g}" for k,v in rec.items() if k not in ('epoch','lr','seconds','img_per_s','view_img_per_s') and isinstance(v,(int,float)))
-                print(f"epoch {epoch+1}/{E}: {shown} ({rec['seconds']:.1f} s)", file=sys.stderr)
+        with StopSignals() as stop:
+            for epoch in range(learn.epoch, E):
+                if hp['time_budget'] and sum(r.get('seconds', 0) for r in learn.history) >= hp['time_budget']:
+                    if is_main(): print(f"time budget of {hp['time_budget']} s reached after epoch {epoch}", file=sys.stderr)
+                    break
+                pos = learn.position if learn.position and learn.position['epoch'] == epoch else None
+                learn.position = None
+                rec = _train_epoch(learn, epoch, rows, stop, pos)
+                if 'stopped_at' in rec: _stop(learn, stop, rec)
+                last = epoch + 1 == E or _budget_spent(learn, rec)     # its scores come from `finish`, over all images
+                if hp['eval_every'] and not last and (epoch+1) % hp['eval_every'] == 0: rec.update(evaluate(learn))
+                learn.history.append(rec); learn.epoch = epoch + 1
+                (stopping,) = _agree(learn, stop.signum is not None)
+                if learn.writes:
+                    if (stopping or last or (epoch+1) % max(hp['checkpoint_every'], 1) == 0 or (hp['checkpoint_minutes'] and
+                            time.time() - learn.last_checkpoint >= 60 * hp['checkpoint_minutes'])):
+                        save_checkpoint(learn, learn.out/'checkpoint.pt')   # first: a kill between the two repeats no log line
+                    _write_log(learn)
+                if hp['progress'] and is_main():
+                    shown = ', '.join(f"{k} {v:.4g}" for k,v in rec.items() if k not in ('epoch','lr','seconds','img_per_s','view_img_per_s') and isinstance(v,(int,float)))
+                    print(f"epoch {epoch+1}/{E}: {shown} ({rec['seconds']:.1f} s)", file=sys.stderr)
+                if stopping and not last: _stop(learn, stop, None)
     finally:
         if hook is not None: hook.remove()
     return learn.history
+
+def _stop(learn:Learner, stop:StopSignals, pos:dict|None):
+    "Write the checkpoint of a run stopped by a signal (inside an epoch: with its position) and raise `RunStopped`."
+    if pos is not None and learn.writes: save_checkpoint(learn, learn.out/'checkpoint.pt', position=pos['stopped_at'])
+    barrier()
+    where = (f"epoch {learn.epoch + 1}, step {pos['stopped_at']['step']} of {pos['stopped_at']['steps']}" if pos
+             else f"the end of epoch {learn.epoch}")
+    if learn.out is None:
+        raise RunStopped(f"stopped by {stop.name or 'a signal'} at {where}; the run has no folder, so nothing was saved",
+                         "give fit an out folder to be able to continue a stopped run")
+    raise RunStopped(f"stopped by {stop.name or 'a signal'} at {where}; the checkpoint in {learn.out} continues it from there",
+                     f"continue with: deepclust fit --resume {learn.out} (or repeat the same command with --resume auto)")
 
 def _budget_spent(learn, rec) -> bool:
     b = learn.hp['time_budget']
     return bool(b) and sum(r.get('seconds', 0) for r in learn.history) + rec['seconds'] >= b
 
-def _train_epoch(learn:Learner, epoch:int, rows:list) -> dict:
-    "One epoch of optimiser steps: the mean of each loss term, the time, and the training throughput."
+def _train_epoch(learn:Learner, epoch:int, rows:list, stop:StopSignals|None=None, pos:dict|None=None) -> dict:
+    "One epoch of optimiser steps (from `pos` when resuming inside it): the mean of each loss term, the time, the throughput; `stopped_at` when a signal stopped it."
     hp,m = learn.hp,learn.method
     t0 = time.time()
-    s = epoch_seed(hp['seed'], epoch)
-    torch.manual_seed(s); learn.gen.manual_seed(s)
-    m.train(); m.on_epoch_start(learn, epoch)
+    batches = learn.batches(epoch)
+    if pos is None:
+        s = epoch_seed(hp['seed'], epoch)
+        torch.manual_seed(s); learn.gen.manual_seed(s)
+        m.train(); m.on_epoch_start(learn, epoch)
+        start, sums, count, n_img, before = 0, {}, 0, 0, 0.
+    else:                      # resume inside the epoch: its random state, partial sums and time from the checkpoint
+        m.train(); m.resume_epoch(learn, epoch)
+        _set_rng_state(learn, pos['rng'])
+        start, count, n_img, before = pos['step'], pos['count'], pos['n_img'], pos['seconds']
+        sums = {k: v.to(learn.device) for k, v in pos['sums'].items()}
     t1, r0 = time.time(), rows[0]
-    sums,count,n_img = {},0,0
-    for gidx in _progress(learn.batches(epoch), hp, f"epoch {epoch+1}/{hp['epochs']}"):
-        terms = forward_backward(learn, gidx)
+    k = learn.check_every
+    for j in _progress(range(start, len(batches)), hp, f"epoch {epoch+1}/{hp['epochs']}", len(batches), start):
+        checks = (j + 1) % k == 0 or j + 1 == len(batches)
+        terms = forward_backward(learn, batches[j], check=checks)
         learn.opt.step()
         if learn.sched is not None: learn.sched.step()
         m.after_step(learn)
-        learn.iter += 1; count += 1; n_img += len(gidx)
-        for k,v in terms.items(): sums[k] = sums.get(k, 0.) + v.detach().float()   # on the device: no sync per step
+        learn.iter += 1; count += 1; n_img += len(batches[j])
+        for key,v in terms.items(): sums[key] = sums.get(key, 0.) + v.detach().float()   # on the device: no sync per step
+        if stop is not None and checks and j + 1 < len(batches) and _agree(learn, stop.signum is not None)[0]:
+            check_finite(learn)
+            return dict(stopped_at=dict(epoch=epoch, step=j + 1, steps=len(batches), count=count, n_img=n_img,
+                                        seconds=before + time.time() - t0, rng=_rng_state(learn), attrs=m.epoch_attrs(),
+                                        sums={key: (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu() for key, v in sums.items()}))
+    check_finite(learn)
     if learn.cuda: torch.cuda.synchronize(learn.device)
     t2 = time.time()
     sync_bn_stats(m)     # one set of BatchNorm statistics (rank 0's) for evaluation and the checkpoint
     steps_s = max(t2 - t1, 1e-9)
-    tp = on_main(lambda: (time.time() - t0, n_img / steps_s, (rows[0] - r0) * world() / steps_s))   # rank 0's clock everywhere
-    return dict(epoch=epoch+1, **{k: float(v)/max(count,1) for k,v in sums.items()},
+    tp = on_main(lambda: (before + time.time() - t0, (n_img - (pos or {}).get('n_img', 0)) / steps_s,
+                          (rows[0] - r0) * world() / steps_s))   # rank 0's clock everywhere
+    return dict(epoch=epoch+1, **{key: float(v)/max(count,1) for key,v in sums.items()},
                 lr=learn.opt.param_groups[0]['lr'], seconds=tp[0], img_per_s=tp[1], view_img_per_s=tp[2])
 
 # %% ../nbs/20_learner.ipynb #302894fa
@@ -573,20 +704,39 @@ def _new_run_dir(hp):
     stamp = time.strftime('%Y%m%d-%H%M%S')
     return runs_dir()/f"{hp['method']}-{name}-{stamp}"
 
+def _saved_hp(out:Path) -> dict:
+    "The hyper-parameters in a run folder's config.json (a `DamagedFile` when it is missing or damaged)."
+    cfg = read_json(out/'config.json', 'run config', need=('hp',),
+                    fix=f"the run in {out} cannot be continued without it: start the run again with another --out")
+    if not isinstance(cfg['hp'], dict) or 'method' not in cfg['hp']:
+        raise DamagedFile(f"the run config {out/'config.json'} is not one this library writes (no method in hp)",
+                          "start the run again with another --out")
+    return cfg['hp']
+
 def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
-    "Train `method` with `params` (see `method_hp`), or resume the run in folder `resume`; returns the `Run`."
+    "Train `method` with `params` (see `method_hp`), or resume the run in folder `resume`; `resume='auto'`: continue the run in `out` if it holds one, else start it there."
     t0 = time.time()
+    if resume == 'auto':
+        if out is None: raise DeepClustError("--resume auto needs --out: the folder to continue a run in, or to start it in",
+                                             "add --out RUN_DIR (the same folder every time the command is repeated)")
+        resume = out if (Path(out)/'config.json').exists() else None
+        if resume is not None and is_main(): print(f"deepclust: continuing the run in {out}", file=sys.stderr)
     if resume is not None:
         out = Path(resume)
         if not (out/'config.json').exists():
             raise DeepClustError(f"{out} is not a run folder (no config.json)", "pass the folder a previous fit wrote")
-        saved = json.loads((out/'config.json').read_text())['hp']
+        saved = _saved_hp(out)
         if method not in (None, saved['method']):
             raise DeepClustError(f"{out} holds a run of method '{saved['method']}', not '{method}'",
                                  f"resume with --method {saved['method']} (or leave --method out)")
         method = saved['method']
-        hp = method_hp(method, **{k:v for k,v in saved.items() if k != 'method'})
-        changed = [k for k in params if k not in RESUME_MAY_CHANGE and params[k] != hp.get(k)]
+        hp = method_hp(method, **{k:v for k,v in saved.items() if k not in ('method',) and k in {**COMMON, **get_method(method).defaults}})
+        def same(k):
+            try: return _coerce(str(params[k]) if isinstance(params[k], Path) else params[k], hp[k]) == hp[k]
+            except (ValueError, TypeError): return False
+        changed = [k for k in params if k not in RESUME_MAY_CHANGE and k != 'preset' and k in hp and not same(k)]
+        changed += [k for k in params if k not in hp]
+        if 'preset' in params and params['preset'] not in ('auto', hp['preset']): changed.append('preset')
         if changed:
             raise DeepClustError(f"a resumed run keeps its parameters; cannot change {', '.join(changed)}",
                                  f"only {', '.join(RESUME_MAY_CHANGE)} may change on --resume; start a new run otherwise")
@@ -605,7 +755,7 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
         out = Path(out) if out is not None else Path(broadcast_object(str(_new_run_dir(hp))))   # rank 0's folder name
         if (out/'checkpoint.pt').exists() or (out/'metrics.json').exists():
             raise DeepClustError(f"run folder {out} already holds a run",
-                                 f"continue it with --resume {out}, or choose another --out")
+                                 f"continue it with --resume {out} (or --resume auto), or choose another --out")
     _check_can_create(out)     # before the data are loaded: an --out that cannot be made fails at once
     if hp['batch_size'] % world():
         raise DeepClustError(f"batch_size={hp['batch_size']} does not split over {world()} processes",
@@ -615,7 +765,21 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
     if len(data) < 2: raise DeepClustError(f"only {len(data)} usable image(s)", "give at least two images")
     k = _n_clusters(hp, data)
     barrier()                  # every process has checked the folder before rank 0 writes into it
-    if is_main(): writable_dir(out, 'run folder', "choose an --out (or DEEPCLUST_RUNS) in a folder you can write to")
+    lock, err = None, None
+    if is_main():
+        writable_dir(out, 'run folder', "choose an --out (or DEEPCLUST_RUNS) in a folder you can write to")
+        try: lock = RunLock(out).acquire()     # one writer per run folder
+        except DeepClustError as e: err = (e.problem, e.fix)
+        if lock is not None and lock.took_over: print(f"deepclust: took over the lock of {out} left by a process that "
+                                                      f"no longer runs ({lock.took_over})", file=sys.stderr)
+    err = broadcast_object(err)
+    if err: raise DeepClustError(*err)
+    try: return _fit_locked(method, hp, data, k, out, resume, t0)
+    finally:
+        if lock is not None: lock.release()
+
+def _fit_locked(method, hp, data, k, out, resume, t0) -> Run:
+    "The part of `fit` that writes the run folder, with its lock held."
     if data.skipped and is_main():
         atomic_write_text(out/'skipped.txt', ''.join(f"{p}\t{why}\n" for p,why in data.skipped))
         print(f"skipped {len(data.skipped)} unreadable file(s): listed in {out/'skipped.txt'}", file=sys.stderr)
@@ -631,7 +795,7 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
         if hp['schedule'] == 'cosine':
             total = max(1, hp['epochs'] * max(1, len(data) // min(hp['batch_size'], len(data))))
             learn.sched = torch.optim.lr_scheduler.LambdaLR(learn.opt, partial(cosine_factor, total=total))
-    if hp['compile'] and learn.cuda: m.compile()
+    if hp['compile']: m.compile()
     m.prepare_features(learn)
     m.setup(learn)
     resuming = resume is not None and (out/'checkpoint.pt').exists()
@@ -653,15 +817,19 @@ def finish(learn:Learner, seconds:float) -> Run:
     "Assign clusters, score, and write metrics.json, assignments.csv, the plots and the final checkpoint."
     hp,m,out,data = learn.hp,learn.method,learn.out,learn.data
     t0 = time.time()
-    pred,conf,emb = assign(m, learn.x, learn.device, to_float=learn.to_float, seed=hp['seed'])
+    pred,conf,emb = assign(m, learn.x, learn.device, to_float=learn.to_float, seed=hp['seed'], autocast=learn.autocast)
     metrics = dict(method=hp['method'], dataset=(f"folder:{hp['images']}" if hp['images'] else hp['dataset']),
                    split=hp['split'], n_images=len(data), image_size=data.image_size, channels=data.channels,
                    backbone=hp['backbone'], pretrained=bool(hp['pretrained']) or hp['backbone'] in PRETRAINED_BACKBONES,
                    epochs=learn.epoch, seed=hp['seed'], n_clusters=m.n_clusters,
                    n_clusters_used=int(pred.unique().numel()), device=str(learn.device),
                    device_name=versions()['device_name'], world_size=world())
+    final = dict(n_clusters_used=int(pred.unique().numel()))
     if data.y is not None:   # ACC/NMI/ARI; K stays the number asked for (n_clusters_used says how many were filled)
-        metrics.update({k: v for k, v in cluster_metrics(data.y.numpy(), pred.numpy()).items() if k != 'n_clusters'})
+        final.update(cluster_metrics(data.y.numpy(), pred.numpy()))
+        metrics.update({k: v for k, v in final.items() if k != 'n_clusters'})
+    if hp['eval_every'] and learn.history and 'n_clusters_used' not in learn.history[-1]:
+        learn.history[-1].update(final)   # the last epoch is scored here, over all images, not twice
     metrics.update(m.extra_metrics(learn))
     train_s = sum(r.get('seconds', 0) for r in learn.history)
     metrics.update(train_seconds=train_s, wall_time_s=seconds + time.time() - t0,
@@ -675,6 +843,7 @@ def finish(learn:Learner, seconds:float) -> Run:
         metrics.update(feature_views=m.bank.n_views, feature_cache_s=getattr(m.bank, 'build_seconds', None))
     if learn.writes:           # rank 0 only under torch.distributed
         if learn.opt is not None or m.centroids.numel(): save_checkpoint(learn, out/'checkpoint.pt')
+        if learn.history: _write_log(learn)
         rows = io.StringIO(); w = csv.writer(rows)
         w.writerow(['index'] + (['path'] if data.paths else []) + ['cluster','confidence'] + (['label'] if data.y is not None else []))
         for i in range(len(data)):
@@ -695,7 +864,8 @@ PRESET_NOTE = dict(
     cpu="deepclust: preset 'cpu' (no GPU here): settings for small images and short budgets, not the paper's "
         "(deepclust list --params {m} shows both); --preset paper for the paper's",
     paper="deepclust: preset 'paper' (a GPU is here): the paper's settings; --preset cpu for small, fast runs")
-RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn', 'time_budget')
+RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn', 'time_budget', 'eval_subset',
+                     'checkpoint_every', 'checkpoint_minutes', 'check_every')
 
 # %% ../nbs/20_learner.ipynb #031dfea9
 def step_state(method:str, # a registered method
