@@ -4,14 +4,14 @@
 
 # %% ../nbs/90_cli.ipynb #2aa589d4
 from __future__ import annotations
-import argparse, json, sys, csv, io
+import argparse, sys, csv, io
 from pathlib import Path
 import torch
-from .core import DeepClustError, atomic_write_text, get_device
+from .core import DeepClustError, DamagedFile, atomic_write_text, get_device, load_torch, read_json
 from .data import DATASETS, load_image_folder
 from .backbones import BACKBONES
 from .learner import (METHODS, load_methods, fit, get_method, assign, param_docs,
-                      preset_defaults)
+                      preset_defaults, RunStopped, CHECKPOINT_KEYS)
 from .reproduce import reproduce, report
 from .distributed import is_main, shutdown
 
@@ -38,7 +38,9 @@ def _parser():
     for k,dest in _FLAGS.items():
         f.add_argument('--' + k.replace('_','-'), dest=dest or k, default=None, metavar=k.upper(), help=_flag_help(k, dest))
     f.add_argument('--out', default=None, help='run folder (default: runs/<method>-<data>-<time>)')
-    f.add_argument('--resume', default=None, metavar='RUN_DIR', help='continue the run in this folder (with more --epochs to extend it)')
+    f.add_argument('--resume', default=None, metavar='RUN_DIR|auto',
+                   help='continue the run in this folder (with more --epochs to extend it); auto: continue the run in --out '
+                        'if it holds one, else start it there (for requeued jobs and torchrun --max-restarts)')
     f.add_argument('--set', action='append', default=[], metavar='NAME=VALUE', help='any hyper-parameter, e.g. --set tau=0.5 (repeatable)')
     f.add_argument('--quiet', action='store_true', help='no progress bars')
     f.add_argument('--sync-bn', action='store_true', help='under torchrun on CUDA: SyncBatchNorm over the global batch')
@@ -93,7 +95,9 @@ def cmd_fit(argv):
     ctl, params = parse_fit_args(argv)
     if ctl['quiet']: params['progress'] = False
     try:                       # under torchrun, fit joins the process group; each process leaves it here
-        if ctl['resume']:
+        if ctl['resume'] == 'auto':
+            run = fit(ctl['method'], out=ctl['out'], resume='auto', **params)
+        elif ctl['resume']:
             run = fit(ctl['method'], resume=ctl['resume'], **params)
         else:
             run = fit(ctl['method'], out=ctl['out'], **params)
@@ -108,19 +112,30 @@ def load_run(run_dir, device=None):
     if not (run_dir/'config.json').exists() or not (run_dir/'checkpoint.pt').exists():
         raise DeepClustError(f"{run_dir} is not a finished run folder (needs config.json and checkpoint.pt)",
                              "pass a folder written by deepclust fit")
-    cfg = json.loads((run_dir/'config.json').read_text())
+    fix = f"the run folder {run_dir} is damaged: copy it again from where it came from, or train the run again"
+    cfg = read_json(run_dir/'config.json', 'run config', fix, need=('hp', 'n_clusters', 'channels', 'image_size'))
     hp = cfg['hp']
-    m = get_method(hp['method'])(hp, cfg['n_clusters'], cfg['channels'], cfg['image_size'])
-    ck = torch.load(run_dir/'checkpoint.pt', map_location='cpu', weights_only=False)
+    if not isinstance(hp, dict) or 'method' not in hp:
+        raise DamagedFile(f"the run config {run_dir/'config.json'} is not one this library writes (no method in hp)", fix)
+    try: m = get_method(hp['method'])(hp, cfg['n_clusters'], cfg['channels'], cfg['image_size'])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DamagedFile(f"the run config {run_dir/'config.json'} does not describe a model ({e})", fix) from None
+    ck = load_torch(run_dir/'checkpoint.pt', 'checkpoint', fix)      # tensors and plain values only: never runs code
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
+    if missing: raise DamagedFile(f"the checkpoint {run_dir/'checkpoint.pt'} is not one this library writes (no {', '.join(missing)})", fix)
     if ck.get('method') != hp['method']:
         raise DeepClustError(f"the checkpoint in {run_dir} is from method '{ck.get('method')}', the config says '{hp['method']}'",
                              "the run folder is damaged: train it again")
-    for name, buf in list(m.named_buffers()):       # buffers sized at training time (k-means centroids, κ, neighbour lists)
-        saved = ck['model'].get(name)
-        if saved is not None and saved.shape != buf.shape:
-            owner, _, attr = name.rpartition('.')
-            setattr(m.get_submodule(owner) if owner else m, attr, saved.clone())
-    m.load_state_dict(ck['model'])
+    try:
+        for name, buf in list(m.named_buffers()):       # buffers sized at training time (k-means centroids, κ, neighbour lists)
+            saved = ck['model'].get(name)
+            if saved is not None and saved.shape != buf.shape:
+                owner, _, attr = name.rpartition('.')
+                setattr(m.get_submodule(owner) if owner else m, attr, saved.clone())
+        m.load_state_dict(ck['model'])
+    except (RuntimeError, AttributeError, TypeError) as e:
+        raise DamagedFile(f"the checkpoint {run_dir/'checkpoint.pt'} does not fit the model in config.json "
+                          f"({str(e).splitlines()[0][:160]})", fix) from None
     return m.to(get_device(device or 'auto')).eval(), hp, cfg
 
 def predict(run_dir, images, out=None, device=None) -> Path:
@@ -178,6 +193,8 @@ def main(argv=None):
         if ns.cmd == 'report':
             report(ns.runs_dir, ns.out)
             print((Path(ns.out or ns.runs_dir)/'report.md').read_text()); return 0
+    except RunStopped as e:     # a signal stopped training after a step; the checkpoint continues it
+        print(f"deepclust: {e.problem}\n  How to continue: {e.fix}", file=sys.stderr); return e.exit_code
     except DeepClustError as e:
         print(f"deepclust: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt:

@@ -485,13 +485,13 @@ class StopSignals:
     @property
     def name(self) -> str|None: return signal.Signals(self.signum).name if self.signum else None
 
-def _agree(learn:Learner, *flags) -> list:
-    "Each flag true on any process, the same on every process (one all-reduce under torch.distributed)."
-    if not is_dist(): return [bool(f) for f in flags]
+def _agree(learn:Learner, *flags, kind=bool) -> list:
+    "Each flag's largest value over the processes (true on any: true), the same on every process (one all-reduce under torch.distributed)."
+    if not is_dist(): return [kind(f) for f in flags]
     import torch.distributed as dist
-    t = torch.tensor([float(bool(f)) for f in flags], device=learn.device)
+    t = torch.tensor([float(f) for f in flags], device=learn.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(v) for v in t.tolist()]
+    return [kind(v) for v in t.tolist()]
 
 def check_finite(learn:Learner):
     "Raise `NonFiniteLoss` naming the first step since the last check whose loss was not finite (one wait for the device)."
@@ -560,6 +560,8 @@ def train(learn:Learner):
 def _stop(learn:Learner, stop:StopSignals, pos:dict|None):
     "Write the checkpoint of a run stopped by a signal (inside an epoch: with its position) and raise `RunStopped`."
     if pos is not None and learn.writes: save_checkpoint(learn, learn.out/'checkpoint.pt', position=pos['stopped_at'])
+    (signum,) = _agree(learn, stop.signum or 0, kind=int)    # the signal some process received, named alike on all
+    stop.signum = signum or None
     barrier()
     where = (f"epoch {learn.epoch + 1}, step {pos['stopped_at']['step']} of {pos['stopped_at']['steps']}" if pos
              else f"the end of epoch {learn.epoch}")

@@ -228,14 +228,16 @@ class GHDCC(Method):
     def probs_h(self, h): return self.infer_h(h)[1] if self.hp['predict'] == 'argmax' else None
 
     @torch.no_grad()
-    def embed_all(self, x, device, batch_size=512, to_float=None):
-        "Z and Y (or None) of all rows of uint8 `x`, in batches drawn in a fixed random order; rows in `x`'s order."
+    def embed_all(self, x, device, batch_size=512, to_float=None, rows=None, autocast=None):
+        "Z and Y (or None) of rows `rows` (default all) of uint8 `x`, in batches drawn in a fixed random order; rows in the given order."
         was = self.training; self.eval()
-        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.hp['seed']))
+        sel = torch.arange(len(x)) if rows is None else torch.as_tensor(rows).cpu()
+        perm = torch.randperm(len(sel), generator=torch.Generator().manual_seed(self.hp['seed']))
         def one(i):
-            z, y = self.infer_h(self.features_of(x, perm[i*batch_size:(i+1)*batch_size], device, to_float))
+            with (autocast() if autocast else torch.autocast(torch.device(device).type, enabled=False)):
+                z, y = self.infer_h(self.features_of(x, sel[perm[i*batch_size:(i+1)*batch_size]], device, to_float))
             return z.float().cpu(), y.float().cpu()
-        out = map_batches(one, math.ceil(len(x) / batch_size))   # batches split over the processes, if several
+        out = map_batches(one, math.ceil(len(sel) / batch_size))   # batches split over the processes, if several
         zs, ys = [z for z, _ in out], [y for _, y in out]
         self.train(was)
         inv = torch.argsort(perm)
