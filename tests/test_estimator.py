@@ -12,7 +12,7 @@ from deepclust_nb.cli import main
 from deepclust_nb.core import DeepClustError
 from deepclust_nb.data import load_dataset
 
-TINY = dict(epochs=1, batch_size=20, progress=False, report=False)   # one short epoch of a trained method
+TINY = dict(epochs=3, batch_size=20, progress=False, report=False)   # three short epochs of a trained method (under a second)
 
 @pytest.fixture
 def digits(tmp_path, monkeypatch):
@@ -34,7 +34,7 @@ def _cli_fit(folder, out, method, *extra):
     assert main(argv) == 0
     return _cli_clusters(out)
 
-@pytest.mark.parametrize('method,params', [('kmeans', {}), ('dcsc', TINY)], ids=['kmeans', 'dcsc-1-epoch'])
+@pytest.mark.parametrize('method,params', [('kmeans', {}), ('dcsc', TINY)], ids=['kmeans', 'dcsc-3-epochs'])
 def test_same_clusters_as_the_command_line_on_a_folder(digits, tmp_path, method, params):
     x, _, folder = digits
     flags = [a for k, v in params.items() for a in ('--' + k.replace('_', '-'), str(v))]
@@ -68,19 +68,19 @@ def test_predict_proba_of_a_trained_cluster_head(digits):
 
 def test_runs_are_saved_loaded_and_resumed(digits, tmp_path):
     x, y, _ = digits
-    full = DeepCluster('dcsc', n_clusters=10, out=tmp_path/'full', **{**TINY, 'epochs': 2}).fit(x, y)
-    part = DeepCluster('dcsc', n_clusters=10, out=tmp_path/'part', **TINY).fit(x, y)
+    full = DeepCluster('dcsc', n_clusters=10, out=tmp_path/'full', **TINY).fit(x, y)
+    part = DeepCluster('dcsc', n_clusters=10, out=tmp_path/'part', **{**TINY, 'epochs': 1}).fit(x, y)
     assert len(part.history_) == 1
-    resumed = DeepCluster('dcsc', n_clusters=10, **{**TINY, 'epochs': 2}).fit(x, y, resume=tmp_path/'part')
-    assert len(resumed.history_) == 2
+    resumed = DeepCluster('dcsc', n_clusters=10, **TINY).fit(x, y, resume=tmp_path/'part')
+    assert len(resumed.history_) == 3
     np.testing.assert_array_equal(resumed.labels_, full.labels_)
     with pytest.raises(DeepClustError, match='not the images'):
-        DeepCluster('dcsc', n_clusters=10, **{**TINY, 'epochs': 3}).fit(x[::-1], resume=tmp_path/'part')
-    assert main(['fit', '--resume', str(tmp_path/'part'), '--epochs', '3']) == 2          # the images are not in the folder
+        DeepCluster('dcsc', n_clusters=10, **{**TINY, 'epochs': 4}).fit(x[::-1], resume=tmp_path/'part')
+    assert main(['fit', '--resume', str(tmp_path/'part'), '--epochs', '4']) == 2          # the images are not in the folder
     back = DeepCluster.load(tmp_path/'full')
     np.testing.assert_array_equal(back.predict(x), full.labels_)
     np.testing.assert_allclose(back.predict_proba(x), full.predict_proba(x), atol=1e-5)
-    assert back.get_params()['epochs'] == 2 and back.get_params()['method'] == 'dcsc'
+    assert back.get_params()['epochs'] == 3 and back.get_params()['method'] == 'dcsc'
     assert json.loads((tmp_path/'full'/'config.json').read_text())['hp']['dataset'] == 'memory'
 
 def test_torch_datasets(digits):
