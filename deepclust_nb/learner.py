@@ -25,7 +25,7 @@ from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env,
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['COMMON', 'METHODS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS', 'EXIT_STOPPED', 'PRETRAINED_BACKBONES',
+__all__ = ['COMMON', 'METHODS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS', 'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES',
            'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'Method', 'load_methods', 'get_method', 'register_method',
            'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs', 'method_hp', 'epoch_seed',
            'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint', 'evaluate',
@@ -661,8 +661,21 @@ class Run:
         for f in ('curves.png','confusion.png','clusters.png'):
             if (self.dir/f).exists(): display(Image.open(self.dir/f))
 
-def load_data(hp:dict) -> ImageData:
-    "The data set a run's hyper-parameters name (a registered set, or a folder of images)."
+from .data import resize_images, stratified_indices
+from .features import data_fingerprint
+
+MEMORY = 'memory'   # the `dataset` of a run whose images were given in memory (`fit(data=...)`), not read from files
+
+def load_data(hp:dict, data:ImageData|None=None) -> ImageData:
+    "The data set a run's hyper-parameters name (a registered set, or a folder of images), or `data` given in memory, resized and subsetted as `hp` says."
+    if data is not None:
+        if hp['image_size']: data = ImageData(resize_images(data.x, hp['image_size']), data.y, data.classes, data.name, data.paths)
+        if hp['subset'] is not None or hp['per_class'] is not None:
+            data = data.subset(stratified_indices(data.y, len(data), subset=hp['subset'], per_class=hp['per_class'], seed=hp['seed']))
+        return data
+    if hp['dataset'] == MEMORY:
+        raise DeepClustError("this run was trained on images given in memory (Python), which the run folder does not hold",
+                             "resume it from Python with the same images: fit(resume=RUN_DIR, data=...) or DeepCluster.fit(X, resume=RUN_DIR)")
     if hp['images']:
         return load_image_folder(hp['images'], size=hp['image_size'])
     return load_dataset(hp['dataset'], split=hp['split'], root=hp['root'], size=hp['image_size'],
@@ -715,9 +728,12 @@ def _saved_hp(out:Path) -> dict:
                           "start the run again with another --out")
     return cfg['hp']
 
-def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
-    "Train `method` with `params` (see `method_hp`), or resume the run in folder `resume`; `resume='auto'`: continue the run in `out` if it holds one, else start it there."
+def fit(method:str|None=None, out=None, resume=None, data:ImageData|None=None, **params) -> Run:
+    "Train `method` with `params` (see `method_hp`), or resume the run in folder `resume`; `resume='auto'`: continue the run in `out` if it holds one, else start it there. `data`: images in memory instead of a data set; `out=False`: no run folder."
     t0 = time.time()
+    if data is not None: params = {**params, 'dataset': MEMORY, 'images': None}
+    if resume == 'auto' and out is False: resume = None
+    memory_only = out is False and resume is None      # nothing written: the run lives in the returned `Run`
     if resume == 'auto':
         if out is None: raise DeepClustError("--resume auto needs --out: the folder to continue a run in, or to start it in",
                                              "add --out RUN_DIR (the same folder every time the command is repeated)")
@@ -753,22 +769,23 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
         if params.get('preset', 'auto') == 'auto' and is_main() and get_method(method).presets:
             print(PRESET_NOTE[hp['preset']].format(m=method), file=sys.stderr)
     init_from_env(get_device(hp['device']))   # fails early on a device this machine lacks; joins torchrun's processes
-    if resume is None:
+    if memory_only: out = None
+    elif resume is None:
         out = Path(out) if out is not None else Path(broadcast_object(str(_new_run_dir(hp))))   # rank 0's folder name
         if (out/'checkpoint.pt').exists() or (out/'metrics.json').exists():
             raise DeepClustError(f"run folder {out} already holds a run",
                                  f"continue it with --resume {out} (or --resume auto), or choose another --out")
-    _check_can_create(out)     # before the data are loaded: an --out that cannot be made fails at once
+    if out is not None: _check_can_create(out)     # before the data are loaded: an --out that cannot be made fails at once
     if hp['batch_size'] % world():
         raise DeepClustError(f"batch_size={hp['batch_size']} does not split over {world()} processes",
                              f"use a global --batch-size that is a multiple of {world()}")
     seed_everything(hp['seed'])
-    with main_first(): data = load_data(hp)   # bad input fails here, before anything is written (rank 0 fills the cache)
+    with main_first(): data = load_data(hp, data)   # bad input fails here, before anything is written (rank 0 fills the cache)
     if len(data) < 2: raise DeepClustError(f"only {len(data)} usable image(s)", "give at least two images")
     k = _n_clusters(hp, data)
     barrier()                  # every process has checked the folder before rank 0 writes into it
     lock, err = None, None
-    if is_main():
+    if is_main() and out is not None:
         writable_dir(out, 'run folder', "choose an --out (or DEEPCLUST_RUNS) in a folder you can write to")
         try: lock = RunLock(out).acquire()     # one writer per run folder
         except DeepClustError as e: err = (e.problem, e.fix)
@@ -782,16 +799,20 @@ def fit(method:str|None=None, out=None, resume=None, **params) -> Run:
 
 def _fit_locked(method, hp, data, k, out, resume, t0) -> Run:
     "The part of `fit` that writes the run folder, with its lock held."
-    if data.skipped and is_main():
+    if data.skipped and is_main() and out is not None:
         atomic_write_text(out/'skipped.txt', ''.join(f"{p}\t{why}\n" for p,why in data.skipped))
         print(f"skipped {len(data.skipped)} unreadable file(s): listed in {out/'skipped.txt'}", file=sys.stderr)
     m = get_method(method)(hp, k, data.channels, data.image_size)
     learn = Learner(m, data, hp, out)
-    if is_main() and (resume is None or not (out/'config.json').exists()):
+    digest = data_fingerprint(data.x) if hp['dataset'] == MEMORY else None
+    if resume is not None and digest is not None and read_json(out/'config.json', 'run config').get('memory_images') != digest:
+        raise DeepClustError(f"these are not the images the run in {out} was trained on",
+                             "resume with the same images (same order and pixels), or start a new run")
+    if is_main() and out is not None and (resume is None or not (out/'config.json').exists()):
         atomic_save_json(out/'config.json', dict(hp=hp, n_clusters=k, n_images=len(data), channels=data.channels,
             image_size=data.image_size, command=fit_command(hp) + f" --out {shlex.quote(str(out))}",
             versions=versions(), git_sha=git_sha(Path(__file__).parent if '__file__' in globals() else '.'),
-            device=str(learn.device), world_size=world()))
+            device=str(learn.device), world_size=world(), **({'memory_images': digest} if digest else {})))
     if m.trainable():
         learn.opt = _make_optimizer(hp, m.param_groups())
         if hp['schedule'] == 'cosine':
