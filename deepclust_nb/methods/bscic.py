@@ -134,11 +134,13 @@ class AssignNet(nn.Module):
 
 @torch.no_grad()
 def ema_update(target:nn.Module, online:nn.Module, tau:float=0.99):
-    "θ ← τ·θ + (1 − τ)·φ for every parameter of `target` (φ: `online`'s); buffers are copied. One multi-tensor op each."
+    "θ ← τ·θ + (1 − τ)·φ for every parameter of `target` (φ: `online`'s); buffers are copied. Multi-tensor ops."
     tp, op = list(target.parameters()), list(online.parameters())
     if tp: torch._foreach_lerp_(tp, op, 1 - tau)
-    tb, ob = list(target.buffers()), list(online.buffers())
-    if tb: torch._foreach_copy_(tb, ob)
+    bufs = {}                                       # one copy per dtype (float statistics, integer counters)
+    for t, o in zip(target.buffers(), online.buffers()):
+        ts, os_ = bufs.setdefault(t.dtype, ([], [])); ts.append(t); os_.append(o)
+    for ts, os_ in bufs.values(): torch._foreach_copy_(ts, os_)
 
 def critic_mlp(n_clusters:int) -> nn.Sequential:
     "The instance-level critic: MLP K-1024-512-1, no batch norm (the gradient penalty is per sample)."
