@@ -72,11 +72,11 @@ class Backbone(nn.Module):
         return self.body(self.resize(self.norm(x)))
 
     def train(self, mode:bool=True):
-        "Set training mode, keeping the BatchNorm layers that `set_trainable` froze in eval mode."
+        "Set training mode, keeping in eval mode the parts that `set_trainable` froze (no BatchNorm updates, no drop-connect)."
         super().train(mode)
         if mode:
             for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and getattr(m, 'frozen_by_scope', False): m.eval()
+                if m is not self and getattr(m, 'frozen_by_scope', False): m.eval()
         return self
 
 # %% ../nbs/11_backbones.ipynb #00279b54
@@ -307,11 +307,10 @@ def set_trainable(backbone:nn.Module, # a Backbone (for 'last2'), or any module
         p.requires_grad_(on); hit |= on
     if scope == 'last2' and keep and not hit:
         raise DeepClustError(f"none of the modules {keep} were found in the backbone", "check the backbone's last2 names")
-    for m in backbone.modules():                     # BatchNorm layers this scope freezes keep their running statistics
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            ps = list(m.parameters(recurse=False))
-            m.frozen_by_scope = bool(ps) and not any(p.requires_grad for p in ps)
-    backbone.train(backbone.training)                # re-apply the frozen-BatchNorm rule
+    for m in backbone.modules():                     # parts this scope freezes whole stay in eval mode (`Backbone.train`)
+        ps = list(m.parameters())
+        m.frozen_by_scope = m is not backbone and bool(ps) and not any(p.requires_grad for p in ps)
+    backbone.train(backbone.training)                # re-apply the frozen-parts rule
     return backbone
 
 # %% ../nbs/11_backbones.ipynb #2e862a61

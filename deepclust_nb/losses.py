@@ -4,15 +4,37 @@
 
 # %% ../nbs/15_losses.ipynb #c3fcbbb5
 from __future__ import annotations
+import functools
 import torch
 import torch.nn.functional as F
 from .core import DeepClustError
 
 # %% auto #0
-__all__ = ['cosine_sim_matrix', 'nt_xent', 'cluster_contrastive', 'marginal_entropy', 'multi_positive_contrastive', 'kl_div',
-           'js_div']
+__all__ = ['fp32', 'cosine_sim_matrix', 'nt_xent', 'cluster_contrastive', 'marginal_entropy', 'multi_positive_contrastive',
+           'kl_div', 'js_div']
+
+# %% ../nbs/15_losses.ipynb #d21837f3
+_HALF = (torch.bfloat16, torch.float16)
+
+def _to_fp32(v):
+    "`v` with every bf16/fp16 tensor in it (also inside lists, tuples and dicts) cast to float32."
+    if torch.is_tensor(v): return v.float() if v.dtype in _HALF else v
+    if type(v) in (list, tuple): return type(v)(_to_fp32(u) for u in v)
+    if type(v) is dict: return {k: _to_fp32(u) for k, u in v.items()}
+    return v
+
+def fp32(f):
+    "Decorator: run `f` outside autocast, with its half-precision tensor arguments cast to float32."
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        args, kwargs = _to_fp32(args), _to_fp32(kwargs)
+        dev = 'cuda' if torch.is_autocast_enabled('cuda') else 'cpu' if torch.is_autocast_enabled('cpu') else None
+        if dev is None: return f(*args, **kwargs)
+        with torch.autocast(dev, enabled=False): return f(*args, **kwargs)
+    return run
 
 # %% ../nbs/15_losses.ipynb #244382c3
+@fp32
 def cosine_sim_matrix(a:torch.Tensor, # (N, D) rows
                       b:torch.Tensor) -> torch.Tensor: # (M, D) rows
     "(N, M) cosine similarities between the rows of `a` and the rows of `b`."
@@ -31,6 +53,7 @@ def _self_masked(s:torch.Tensor) -> torch.Tensor:
     "`s` with its diagonal set to −∞."
     return s.masked_fill(torch.eye(len(s), dtype=torch.bool, device=s.device), float('-inf'))
 
+@fp32
 def nt_xent(za:torch.Tensor, # (N, D) first view's features
             zb:torch.Tensor, # (N, D) second view's features
             tau:float=0.5) -> torch.Tensor: # temperature τ
@@ -42,6 +65,7 @@ def nt_xent(za:torch.Tensor, # (N, D) first view's features
     return (torch.logsumexp(s, 1) - s[i, (i + n) % (2 * n)]).mean()
 
 # %% ../nbs/15_losses.ipynb #0aa09ef9
+@fp32
 def cluster_contrastive(pa:torch.Tensor, # (N, K) cluster probabilities of the first view
                         pb:torch.Tensor, # (N, K) cluster probabilities of the second view
                         tau:float=1.0) -> torch.Tensor: # temperature τ
@@ -50,6 +74,7 @@ def cluster_contrastive(pa:torch.Tensor, # (N, K) cluster probabilities of the f
     return nt_xent(pa.T, pb.T, tau)
 
 # %% ../nbs/15_losses.ipynb #66187855
+@fp32
 def marginal_entropy(p:torch.Tensor, # (N, K) cluster probabilities (rows sum to 1)
                      eps:float=1e-8) -> torch.Tensor: # floor inside the log
     "Entropy H(p̄) of the batch's mean cluster assignment p̄ = mean over rows of `p`."
@@ -60,6 +85,7 @@ def marginal_entropy(p:torch.Tensor, # (N, K) cluster probabilities (rows sum to
     return -(pbar * pbar.clamp_min(eps).log()).sum()
 
 # %% ../nbs/15_losses.ipynb #d72730a5
+@fp32
 def multi_positive_contrastive(z:torch.Tensor, # (M, D) features, one row per view
                                pos_mask:torch.Tensor, # (M, M) bool: pos_mask[i, j] = j is a positive of anchor i
                                tau:float) -> torch.Tensor: # temperature τ
@@ -79,6 +105,7 @@ def multi_positive_contrastive(z:torch.Tensor, # (M, D) features, one row per vi
     return (torch.logsumexp(s, 1) - num).mean()
 
 # %% ../nbs/15_losses.ipynb #7e98542e
+@fp32
 def kl_div(p:torch.Tensor, # (..., K) distributions (last dimension sums to 1)
            q:torch.Tensor, # (..., K) distributions, broadcastable against `p`
            eps:float=1e-8, # floor inside the logs
@@ -89,6 +116,7 @@ def kl_div(p:torch.Tensor, # (..., K) distributions (last dimension sums to 1)
     if reduction != 'mean': raise DeepClustError(f"unknown reduction '{reduction}'", "use reduction='mean' or 'none'")
     return d.mean()
 
+@fp32
 def js_div(p:torch.Tensor, # (..., K) distributions
            q:torch.Tensor, # (..., K) distributions, broadcastable against `p`
            eps:float=1e-8, # floor inside the logs

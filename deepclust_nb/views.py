@@ -269,12 +269,21 @@ class Views:
 
     def __call__(self, x:torch.Tensor, generator:torch.Generator|None=None,
                  shard=None) -> torch.Tensor: # (rank, world[, groups]): `x` is this process's part of a global batch
-        "One random view of every image of `x` (B,C,H,W) in [0,1]: (B,C,size,size), same device and dtype."
-        x = self.geometry(_check_images(x), generator, shard)
-        if self.jitter: x = color_jitter(x, self.strength, self.p_jitter, generator, shard)
-        if self.p_gray > 0: x = random_grayscale(x, self.p_gray, generator, shard)
-        if self.blur: x = random_blur(x, self.p_blur, self.blur_sigma, generator=generator, shard=shard)
-        return x.clamp(0, 1)
+        "One random view of every image of `x` (B,C,H,W) in [0,1]: (B,C,size,size) on its device, in float32 outside autocast."
+        x = _check_images(x)
+        if x.dtype in (torch.bfloat16, torch.float16): x = x.float()   # float64 stays float64
+        with torch.autocast(x.device.type, enabled=False):             # augmentation is not the network: no bf16
+            x = self.geometry(x, generator, shard)
+            if self.jitter: x = color_jitter(x, self.strength, self.p_jitter, generator, shard)
+            if self.p_gray > 0: x = random_grayscale(x, self.p_gray, generator, shard)
+            if self.blur: x = random_blur(x, self.p_blur, self.blur_sigma, generator=generator, shard=shard)
+            return x.clamp(0, 1)
+
+    def many(self, x:torch.Tensor, n:int, # images (B,C,H,W) and the number of views of each
+             generator:torch.Generator|None=None,
+             shard=None) -> torch.Tensor: # (rank, world): `x` is this process's part of a global batch
+        "`n` random views of every image of `x` from one call on the n·B stacked images: (n·B, C, size, size), view-major."
+        return self(_check_images(x).repeat(n, 1, 1, 1), generator, None if shard is None else (*shard[:2], n))
 
     def __repr__(self):
         on = [k for k in ('flip', 'affine', 'jitter', 'blur') if getattr(self, k)]
@@ -298,6 +307,5 @@ def mixup(a:torch.Tensor, b:torch.Tensor, lam) -> torch.Tensor:
 def multi_views(views:Views, x:torch.Tensor, T:int, generator=None,
                 shard=None) -> torch.Tensor: # (rank, world): `x` is this process's part of a global batch
     "`T` random views of every image of `x` (B,C,H,W), drawn in one batched call: (T, B, C, size, size)."
-    B = x.shape[0]
-    v = views(_check_images(x).repeat(T, 1, 1, 1), generator, None if shard is None else (*shard[:2], T))
-    return v.view(T, B, *v.shape[1:])
+    v = views.many(x, T, generator, shard)
+    return v.view(T, x.shape[0], *v.shape[1:])

@@ -11,7 +11,7 @@ from ..core import DeepClustError
 from ..learner import Method, register_method
 from ..heads import mlp
 from ..views import Views, views_for
-from ..losses import kl_div, cosine_sim_matrix
+from ..losses import fp32, kl_div, cosine_sim_matrix
 from ..distributed import gather_with_grad, gather_nograd, average_grads
 
 # %% auto #0
@@ -20,6 +20,7 @@ __all__ = ['mutual_improvement_loss', 'self_improvement_loss', 'prior_onehot', '
            'critic_mlp', 'BSCIC']
 
 # %% ../../nbs/34_methods.bscic.ipynb #5ef4ddb3
+@fp32
 def mutual_improvement_loss(za:torch.Tensor, # online assignments of view a (N, K)
                             zb:torch.Tensor, # online assignments of view b (N, K)
                             ta:torch.Tensor, # target assignments of view a (N, K)
@@ -30,6 +31,7 @@ def mutual_improvement_loss(za:torch.Tensor, # online assignments of view a (N, 
     if target_first: return kl_div(tb.detach(), za) + kl_div(ta.detach(), zb)
     return kl_div(za, tb.detach()) + kl_div(zb, ta.detach())
 
+@fp32
 def self_improvement_loss(za:torch.Tensor, # online assignments of view a (N, K)
                           zb:torch.Tensor, # online assignments of view b (N, K)
                          ) -> torch.Tensor:
@@ -56,6 +58,7 @@ def gradient_penalty(critic:nn.Module, # critic D: (n, K) → (n, 1), no batch n
     grad, = torch.autograd.grad(critic(r).sum(), r, create_graph=True)
     return (grad.norm(2, dim=1) - 1).pow(2).mean()
 
+@fp32
 def critic_loss(critic:nn.Module, # critic D
                 z:torch.Tensor, # assignments (n, K); detached here
                 p:torch.Tensor, # prior samples (n, K)
@@ -77,6 +80,7 @@ def frozen(module:nn.Module):
     finally:
         for p in ps: p.requires_grad_(True)
 
+@fp32
 def generator_loss(critic:nn.Module, # critic D
                    z:torch.Tensor, # assignments (n, K), with their graph
                   ) -> torch.Tensor:
@@ -84,6 +88,7 @@ def generator_loss(critic:nn.Module, # critic D
     with frozen(critic): return -critic(z).mean()
 
 # %% ../../nbs/34_methods.bscic.ipynb #0ea06055
+@fp32
 def cluster_correlation_loss(za:torch.Tensor, # online assignments of view a (N, K)
                              zb:torch.Tensor, # online assignments of view b (N, K)
                              lam:float|None=None, # λ_clu (None: 1/(K−1))
@@ -101,6 +106,7 @@ def paper_alphas(channels:int) -> dict:
     "Table 2 weights: (α_mi, α_il, α_clu) = (2, 1, 1) for grayscale data, (4, 2, 1) for colour."
     return dict(alpha_mi=2., alpha_il=1., alpha_clu=1.) if channels == 1 else dict(alpha_mi=4., alpha_il=2., alpha_clu=1.)
 
+@fp32
 def bscic_loss(si:torch.Tensor|None=None, # L_si (None: switched off)
                mi:torch.Tensor|None=None, # L_mi
                il:torch.Tensor|None=None, # generator term L_G
@@ -128,9 +134,13 @@ class AssignNet(nn.Module):
 
 @torch.no_grad()
 def ema_update(target:nn.Module, online:nn.Module, tau:float=0.99):
-    "θ ← τ·θ + (1 − τ)·φ for every parameter of `target` (φ: `online`'s); buffers are copied."
-    for t, o in zip(target.parameters(), online.parameters()): t.lerp_(o.detach(), 1 - tau)
-    for t, o in zip(target.buffers(), online.buffers()): t.copy_(o)
+    "θ ← τ·θ + (1 − τ)·φ for every parameter of `target` (φ: `online`'s); buffers are copied. Multi-tensor ops."
+    tp, op = list(target.parameters()), list(online.parameters())
+    if tp: torch._foreach_lerp_(tp, op, 1 - tau)
+    bufs = {}                                       # one copy per dtype (float statistics, integer counters)
+    for t, o in zip(target.buffers(), online.buffers()):
+        ts, os_ = bufs.setdefault(t.dtype, ([], [])); ts.append(t); os_.append(o)
+    for ts, os_ in bufs.values(): torch._foreach_copy_(ts, os_)
 
 def critic_mlp(n_clusters:int) -> nn.Sequential:
     "The instance-level critic: MLP K-1024-512-1, no batch norm (the gradient penalty is per sample)."
@@ -182,17 +192,17 @@ class BSCIC(Method):
     def load_extra_state(self, state):
         if self.critic_opt is not None and state.get('critic_opt'): self.critic_opt.load_state_dict(state['critic_opt'])
 
+    @fp32
     def train_critic(self, z, gen) -> dict:
-        "One Adam step of the critic on L_D for the detached assignments `z` against fresh prior samples."
-        z = z.detach().float()
-        with torch.autocast(z.device.type, enabled=False):
-            p = prior_onehot(len(z), self.n_clusters, gen, z.device)
-            eps = torch.rand(len(z), generator=gen, device=z.device)
-            out = critic_loss(self.critic, z, p, eps, self.hp['gp_weight'])
-            self.critic_opt.zero_grad(set_to_none=True)
-            out['critic'].backward()
-            average_grads(self.critic)     # under torch.distributed: one critic, the same on every process
-            self.critic_opt.step()
+        "One Adam step of the critic on L_D for the detached assignments `z` against fresh prior samples (in float32)."
+        z = z.detach()
+        p = prior_onehot(len(z), self.n_clusters, gen, z.device)
+        eps = torch.rand(len(z), generator=gen, device=z.device)
+        out = critic_loss(self.critic, z, p, eps, self.hp['gp_weight'])
+        self.critic_opt.zero_grad(set_to_none=True)
+        out['critic'].backward()
+        average_grads(self.critic)     # under torch.distributed: one critic, the same on every process
+        self.critic_opt.step()
         return {k: v.detach() for k, v in out.items()}
 
     def step(self, xb, idx, learn):
@@ -201,7 +211,7 @@ class BSCIC(Method):
             ha, hb = self.bank.draw(idx, 2, gen, sh)
             on, tg = self.online.forward_h, self.target.forward_h
         else:
-            ha, hb = self.views(xb, gen, sh), self.views(xb, gen, sh)
+            ha, hb = self.views.many(xb, 2, gen, sh).chunk(2)   # both views in one call
             on, tg = self.online, self.target
         za, zb = gather_with_grad(on(ha)), gather_with_grad(on(hb))   # the global batch
         if hp['use_mi']:

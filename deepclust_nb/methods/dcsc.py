@@ -9,7 +9,7 @@ from ..core import DeepClustError
 from ..learner import Method, register_method
 from ..heads import projection_head, ClusterHead, predictor
 from ..views import views_for
-from ..losses import nt_xent, cluster_contrastive, marginal_entropy, js_div, kl_div
+from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, js_div, kl_div
 from ..distributed import gather_with_grad
 
 # %% auto #0
@@ -17,6 +17,7 @@ __all__ = ['SLC_SIMS', 'flc_loss', 'clc_loss', 'js_similarity', 'semantic_simila
            'DCSCHeads', 'DCSC']
 
 # %% ../../nbs/32_methods.dcsc.ipynb #e325bc4d
+@fp32
 def flc_loss(za:torch.Tensor, # (N, D) features of view a
              zb:torch.Tensor, # (N, D) features of view b
              tau:float=0.2, # temperature τ_FLC
@@ -25,6 +26,7 @@ def flc_loss(za:torch.Tensor, # (N, D) features of view a
     return nt_xent(za.float(), zb.float(), tau)
 
 # %% ../../nbs/32_methods.dcsc.ipynb #3ca5c5d1
+@fp32
 def clc_loss(ca:torch.Tensor, # (N, K) cluster probabilities of view a
              cb:torch.Tensor, # (N, K) cluster probabilities of view b
              tau:float=1.0, # temperature τ_CLC
@@ -53,6 +55,7 @@ def semantic_similarity(p:torch.Tensor, # (N, K) distributions
     if kind == 'cos': return F.normalize(p, dim=1) @ F.normalize(q, dim=1).T
     raise DeepClustError(f"unknown semantic similarity '{kind}'", f"use one of: {', '.join(SLC_SIMS)}")
 
+@fp32
 def slc_loss(pa:torch.Tensor, # (N, K) predictor distributions p of view a
              pb:torch.Tensor, # (N, K) predictor distributions p of view b
              qa:torch.Tensor, # (N, K) projector distributions q of view a (stop-gradient here)
@@ -68,6 +71,7 @@ def slc_loss(pa:torch.Tensor, # (N, K) predictor distributions p of view a
     return (half(pa, qa, qb) + half(pb, qb, qa)) / (2*len(pa))
 
 # %% ../../nbs/32_methods.dcsc.ipynb #ddc40ef4
+@fp32
 def cr_loss(ca:torch.Tensor, # (N, K) cluster probabilities of view a
             cb:torch.Tensor, # (N, K) cluster probabilities of view b
            ) -> torch.Tensor:
@@ -84,6 +88,7 @@ def _cluster_terms(a, b, sfx, use_clc, use_slc, tau_clc, tau_slc, lam_cr, slc_si
     if head is not None and lam_cr: t['cr'+sfx] = cr_loss(a[head+sfx], b[head+sfx])
     return t
 
+@fp32
 def dcsc_loss(a:dict, # head outputs of view a: z, c, p, q (and c_over, p_over, q_over)
               b:dict, # head outputs of view b, the same keys
               use_flc:bool=True, use_clc:bool=True, use_slc:bool=True, # the loss terms switched on

@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
 from ..learner import Method, register_method
 from ..views import views_for, mixup
-from ..losses import nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
+from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
 from ..distributed import gather_with_grad, map_batches, on_main
 from ..kmeans import kmeans
 from ..metrics import cluster_metrics
@@ -50,6 +50,7 @@ def normalize_adjacency(a:torch.Tensor # (n, n) symmetric adjacency without self
 
 GRAPHS = ('mixed', 'concat', 'none')
 
+@fp32
 def batch_graph(h:torch.Tensor, # (n_views·N, d) features of the views, stacked view after view
                 n_views:int=3, # number of views stacked in `h`
                 mode:str='mixed', # 'mixed', 'concat' or 'none'
@@ -95,6 +96,7 @@ class GCN(nn.Module):
         return x
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #86647f04
+@fp32
 def instance_loss(za:torch.Tensor, # (N, d) GCN1 features of view a (L2-normalised)
                   zb:torch.Tensor, # (N, d) GCN1 features of view b
                   tau:float=0.5, # temperature τ1
@@ -104,6 +106,7 @@ def instance_loss(za:torch.Tensor, # (N, d) GCN1 features of view a (L2-normalis
     return dict(ins=nt_xent(za, zb, tau), mse=(za - zb).pow(2).sum(1).mean())
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #189f3945
+@fp32
 def cluster_loss(ya:torch.Tensor, # (N, K) cluster probabilities of view a
                  yb:torch.Tensor, # (N, K) cluster probabilities of view b
                  tau:float=1.0, # temperature τ2
@@ -115,6 +118,7 @@ def cluster_loss(ya:torch.Tensor, # (N, K) cluster probabilities of view a
                 ent=2 * math.log(k) - marginal_entropy(ya) - marginal_entropy(yb))
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #a6d82962
+@fp32
 def mix_loss(ya:torch.Tensor, # (N, K) cluster probabilities of view a
              yb:torch.Tensor, # (N, K) cluster probabilities of view b
              yc:torch.Tensor, # (N, K) cluster probabilities of the interpolated view x_c
@@ -126,6 +130,7 @@ def mix_loss(ya:torch.Tensor, # (N, K) cluster probabilities of view a
     return -(target * yc.float().clamp_min(eps).log()).sum(1).mean()
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #5b3a5dcd
+@fp32
 def ghdcc_loss(za:torch.Tensor, zb:torch.Tensor, # (N, d) GCN1 features of views a and b
                ya:torch.Tensor, yb:torch.Tensor, # (N, K) GCN2 assignments of views a and b
                yc:torch.Tensor|None=None, # (N, K) GCN2 assignments of the interpolated view (None: no mixup term)
@@ -209,7 +214,7 @@ class GHDCC(Method):
             nv = len(fs)
             h = gather_with_grad(self.fc(torch.cat(fs)), groups=nv)
         else:
-            xa, xv = self.views(xb, learn.gen, sh), self.views(xb, learn.gen, sh)
+            xa, xv = self.views.many(xb, 2, learn.gen, sh).chunk(2)   # both views in one call
             xs = [xa, xv] + ([mixup(xa, xv, hp['mix_lam'])] if hp['use_mix'] else [])
             nv = len(xs)
             h = gather_with_grad(self.encode(torch.cat(xs)), groups=nv)   # the graph spans the global batch

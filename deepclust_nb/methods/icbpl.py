@@ -11,6 +11,7 @@ from ..learner import Method, register_method
 from ..backbones import extract_features
 from ..heads import mlp
 from ..views import views_for
+from ..losses import fp32
 from ..distributed import gather_with_grad, on_main
 from ..neighbours import knn
 
@@ -52,6 +53,7 @@ def tile_rows(p:torch.Tensor, n:int) -> torch.Tensor:
     "The rows of `p` repeated cyclically to `n` rows: p₁…p_K, p₁…"
     return p.repeat(math.ceil(n / len(p)), 1)[:n]
 
+@fp32
 def mmd_loss(l:torch.Tensor, # (M, D) pooled latent features [Z; Ẑa]
              u:torch.Tensor, # (C, D) target sample (the PEDCC tiled to M rows)
              scales=MMD_SCALES, # kernel bandwidth multiples
@@ -77,6 +79,7 @@ def pair_distance(z:torch.Tensor, # (N, D) features
     if distance == 'euclidean': return (z - y).pow(2).sum(-1).clamp_min(1e-12).sqrt()
     raise DeepClustError(f"unknown distance '{distance}'", "use distance='cosine' or 'euclidean'")
 
+@fp32
 def pair_loss(z:torch.Tensor, # (N, D) features
               y:torch.Tensor, # (N, D) or (N, M, D) partners
               distance:str='cosine') -> torch.Tensor: # see `pair_distance`
@@ -85,6 +88,7 @@ def pair_loss(z:torch.Tensor, # (N, D) features
     return pair_distance(z, y, distance).pow(2).mean() / 2
 
 # %% ../../nbs/31_methods.icbpl.ipynb #0e7bc16e
+@fp32
 def mincos_loss(z:torch.Tensor, # (N, D) latent features
                 centroids:torch.Tensor) -> torch.Tensor: # (K, D) PEDCC points
     "Loss4 (eq. 6): mean over rows of (1 − max_j cos(z_i, p_j))²."
@@ -96,6 +100,7 @@ def default_lambdas(dataset:str) -> tuple:
     "(λ1, λ2, λ3) of the paper's Table 1: (9, 2, 2) for CIFAR-10, (8, 2, 2) for the other data sets."
     return (9., 2., 2.) if dataset == 'cifar10' else (8., 2., 2.)
 
+@fp32
 def icbpl_loss(z:torch.Tensor, # (N, D) latent features of the batch
                za:torch.Tensor|None, # (N, D) features of its augmentations, or None
                zk:torch.Tensor|None, # (N, M, D) features of each image's M neighbours, or None
@@ -124,6 +129,7 @@ def pedcc_probs(z:torch.Tensor, # (N, D) latent features
     return (F.normalize(z, dim=1) @ F.normalize(centroids.to(z.dtype), dim=1).T / temperature).softmax(1)
 
 # %% ../../nbs/31_methods.icbpl.ipynb #674a78d7
+@fp32
 def barlow_twins_loss(ya:torch.Tensor, # (N, D) features of the first views
                       yb:torch.Tensor, # (N, D) features of the second views
                       lambd:float=5e-3, # weight of the off-diagonal (redundancy) term
@@ -241,7 +247,7 @@ class ICBPL(Method):
             if with_nbrs: parts.append(self.bank.rows(self.nbr_idx[idx].flatten()))
             return torch.cat(parts)
         parts = [xb] if n_aug < 2 else []
-        parts += [self.views(xb, learn.gen, sh) for _ in range(n_aug)]
+        if n_aug: parts.append(self.views.many(xb, n_aug, learn.gen, sh))   # all views in one call
         if with_nbrs: parts.append(learn.to_float(learn.x[self.nbr_idx[idx].flatten()]))
         return self.backbone(torch.cat(parts))
 
@@ -256,5 +262,4 @@ class ICBPL(Method):
         za = gather_with_grad(z[B:2*B]) if self.use_aug else None          # each part gathered over the global batch
         zk = gather_with_grad(z[(1 + self.use_aug) * B:].view(B, hp['n_neighbours'], -1)) if self.use_knn else None
         lam = (*self.lambdas[:2], self.lambda3(self._epoch - hp['bt_epochs']))
-        with torch.autocast(z.device.type, enabled=False):
-            return icbpl_loss(gather_with_grad(z[:B]), za, zk, self.pedcc, lam, hp['use_mmd'], hp['use_mincos'], hp['distance'])
+        return icbpl_loss(gather_with_grad(z[:B]), za, zk, self.pedcc, lam, hp['use_mmd'], hp['use_mincos'], hp['distance'])

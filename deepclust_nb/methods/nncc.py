@@ -11,7 +11,7 @@ from ..learner import Method, register_method
 from ..heads import projection_head
 from ..views import views_for, multi_views
 from ..neighbours import first_neighbours, finch_mask
-from ..losses import nt_xent, multi_positive_contrastive
+from ..losses import fp32, nt_xent, multi_positive_contrastive
 from ..distributed import gather_with_grad, gather_nograd, on_main
 
 # %% auto #0
@@ -52,6 +52,7 @@ def nncc_masks(A:torch.Tensor, # (M, M) bool FINCH relation between the batch im
     return pos, keep
 
 # %% ../../nbs/35_methods.nncc.ipynb #6cede911
+@fp32
 def masked_multi_positive(z:torch.Tensor, # (N, D) features, one row per view
                           pos:torch.Tensor, # (N, N) bool positives of each anchor
                           keep:torch.Tensor, # (N, N) bool rows in each anchor's denominator (positives included)
@@ -66,6 +67,7 @@ def masked_multi_positive(z:torch.Tensor, # (N, D) features, one row per view
     den = torch.logsumexp(s.masked_fill(~keep[rows], float('-inf')), 1)
     return (den - num).mean()
 
+@fp32
 def nncc_loss(z:torch.Tensor, # ((T+1)·M, D) features of the batch, view-major (see `stack_views`)
               A:torch.Tensor, # (M, M) bool FINCH relation between the batch images (`finch_mask`)
               tau:float=0.1, # temperature τ
