@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
-from .core import DeepClustError, Registry, cache_dir, get_device, atomic_torch_save
+from .core import DeepClustError, Registry, cache_dir, get_device, atomic_torch_save, load_torch
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BACKBONES', 'BARLOW_URL', 'CACHE_SECONDS', 'Normalize', 'Resize', 'Backbone',
@@ -187,9 +187,9 @@ def read_resnet_checkpoint(path) -> dict:
     path = Path(path).expanduser()
     if not path.is_file():
         raise DeepClustError(f"checkpoint file not found: {path}", "pass the path of a .pth/.pt file saved with torch.save")
-    try: ck = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise DeepClustError(f"could not read the checkpoint {path}: {e}",
+    try: ck = load_torch(path, 'checkpoint')
+    except DeepClustError as e:
+        raise DeepClustError(e.problem,
                              "pass a state dict saved with torch.save (tensors only), e.g. torch.save(model.state_dict(), path)")
     for k in ('state_dict', 'model'):
         if isinstance(ck, dict) and isinstance(ck.get(k), dict): ck = ck[k]; break
@@ -332,7 +332,7 @@ def cached_features(cache_key:str, # the key `extract_features` stored them unde
     path = _feature_cache_path(cache_key)
     if not path.exists(): return None
     try:
-        c = torch.load(path, map_location='cpu', weights_only=True)
+        c = load_torch(path, 'cached features')
         if c.get('input_shape') != list(input_shape): return None
         f = c['features']
         if not (torch.is_tensor(f) and f.ndim == 2 and len(f) == input_shape[0]): raise ValueError('wrong shape')

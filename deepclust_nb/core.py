@@ -167,7 +167,7 @@ def load_torch(path, # a file written by `torch.save` / `atomic_torch_save`
             raise UnsafeFile(f"the {what} {path} holds objects that are not allowed ({m.group(1)}): it was refused and "
                              "nothing in it was executed",
                              "use files written by deepclust_nb from people you trust; a file like this one can run commands "
-                             "when loaded with torch.load(weights_only=False), so do not open it that way") from None
+                             "when unpickled in full (weights_only=False), so do not open it that way") from None
         raise DamagedFile(f"the {what} {path} {describe_damage(path)}", fix) from None
     except (RuntimeError, EOFError, OSError, KeyError, ValueError, IndexError, TypeError, AttributeError):
         raise DamagedFile(f"the {what} {path} {describe_damage(path)}", fix) from None

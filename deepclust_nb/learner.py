@@ -61,7 +61,7 @@ COMMON = dict(
     device='auto',       # auto, cpu, cuda or cuda:N
     amp=True,            # bf16 autocast of the network on CUDA; 'bf16': also on the CPU (the CPU check of the GPU path); False: off
     channels_last=True,  # channels-last memory format on CUDA
-    compile=False,       # torch.compile the method's modules
+    compile=False,       # torch.compile the method (True: the default backend, inductor; or a backend name, e.g. aot_eager)
     eval_every=1,        # evaluate (ACC/NMI/ARI when labels exist) every n epochs; 0 = only at the end
     eval_subset=10000,   # evaluate during training on this many images (a fixed seeded sample; None: all); the end uses all
     checkpoint_every=1,  # write the checkpoint every n epochs (also at the end, and when a signal stops the run)
@@ -152,7 +152,7 @@ class Method(nn.Module):
         "`n` backbone-feature views (B, d) of the batch: drawn from the bank, else the backbone on `n` random views of `xb`."
         if self.bank is not None: return self.bank.draw(idx, n, learn.gen, getattr(learn, 'shard', None))
         views, sh = views or self.views, getattr(learn, 'shard', None)
-        return list(self.backbone(torch.cat([views(xb, learn.gen, sh) for _ in range(n)])).chunk(n))
+        return list(self.backbone(views.many(xb, n, learn.gen, sh)).chunk(n))   # one batched call for all n views
     def clean_features(self, xb, idx) -> torch.Tensor:
         "Backbone features (B, d) of the un-augmented batch: from the bank, else the backbone on `xb`."
         return self.bank.rows(idx) if self.bank is not None else self.backbone(xb)
@@ -258,6 +258,8 @@ def method_hp(name:str, **overrides) -> dict:
                              f"valid parameters: {', '.join(sorted(hp))}")
     hp = preset_defaults(name, resolve_preset(overrides.get('preset', 'auto'), overrides.get('device', hp['device'])))
     for k,v in overrides.items():
+        if k == 'compile' and isinstance(v, str) and v.lower() not in ('0','1','true','false','yes','no','on','off'):
+            hp[k] = v; continue      # a torch.compile backend name
         try: hp[k] = _coerce(v, hp[k])
         except (ValueError, TypeError):
             raise DeepClustError(f"parameter {k}={v!r} is not a valid {type(hp[k]).__name__}",
@@ -818,7 +820,7 @@ def _fit_locked(method, hp, data, k, out, resume, t0) -> Run:
         if hp['schedule'] == 'cosine':
             total = max(1, hp['epochs'] * max(1, len(data) // min(hp['batch_size'], len(data))))
             learn.sched = torch.optim.lr_scheduler.LambdaLR(learn.opt, partial(cosine_factor, total=total))
-    if hp['compile']: m.compile()
+    if hp['compile']: m.compile(**({} if hp['compile'] is True else dict(backend=hp['compile'])))
     m.prepare_features(learn)
     m.setup(learn)
     resuming = resume is not None and (out/'checkpoint.pt').exists()

@@ -37,3 +37,13 @@ def test_compiled_steps_match(how):
     for r, g in zip(ref, got):
         assert set(r) == set(g)
         for k in r: assert abs(r[k] - g[k]) <= 1e-4 * max(1., abs(r[k])), (how, k, r[k], g[k])
+
+def test_fit_compile_on_the_cpu(tmp_path):
+    "`fit(compile='aot_eager')` (`--compile aot_eager`) compiles on the CPU too and ends as the uncompiled run."
+    from deepclust_nb.learner import fit
+    kw = dict(dataset='digits', subset=64, device='cpu', backbone='convnet', batch_size=32, epochs=1, feat_dim=16,
+              report=False, progress=False)
+    ref = fit('dcsc', out=tmp_path/'ref', **kw)
+    run = fit('dcsc', out=tmp_path/'c', compile='aot_eager', **kw)
+    assert run.learn.method._compiled_call_impl is not None        # the method really was compiled
+    assert abs(run.history[0]['loss'] - ref.history[0]['loss']) <= 1e-4 * max(1., abs(ref.history[0]['loss']))
