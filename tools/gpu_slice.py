@@ -190,6 +190,12 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
             m = dict(r.metrics); m['wall_s'] = time.time() - t; m['budget_s'] = b
             m['overrides'] = dict(p, epochs=f'as many as fit in {b:.0f} s')
             m['note'] = NOTES.get(name, '')
+            first = dict(nncc='pretrain_epochs', icbpl='bt_epochs').get(name)   # the method's own stage starts after these epochs
+            if first:
+                own = m['epochs'] > p[first]
+                m['own_objective_ran'] = own
+                if not own and dev.type == 'cuda':
+                    res['errors'].append(f"{name}: only {m['epochs']} epochs, {first}={p[first]}: its own stage did not run in {b:.0f} s")
             bare = res['bare_loops'].get(arch if name != 'icbpl' or p.get('finetune', 'all') == 'all' else 'effnet_lite0_last2')
             if bare and m.get('throughput'):
                 m['throughput']['bare_loop'] = arch
