@@ -104,7 +104,7 @@ def bare_loop(device, backbone='resnet18', image_size=32, finetune='all', input_
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             h = net[0](x); loss = nn.functional.cross_entropy(net[1](h).float(), y)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        out.update(loss=float(loss), h_dtype=str(h.dtype).replace('torch.', ''))
+        out.update(loss=loss.item(), h_dtype=str(h.dtype).replace('torch.', ''))
     for _ in range(warmup): step()
     if cuda: torch.cuda.synchronize()
     t = time.time()
@@ -165,7 +165,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
             res['bare_loops'][arch] = b
             bad = [k for k, ok in b['checks'].items() if not ok]
             if bad: res['errors'].append(f"bare loop {arch}: failed checks {bad}")
-            log(f"bare loop {arch} ({ft}, {b['image_size']} px{f', input {insize}' if insize else ''}): "
+            log(f"bare loop {arch} ({ft}, {b['image_size']} px{', input ' + str(b['input_size']) if b['input_size'] else ''}): "
                 f"{b['img_per_s']:.0f} img/s, loss {b['loss']:.3f}, {b['activation_dtype']}, checks {'ok' if not bad else bad}")
         except Exception as e: res['errors'].append(f"bare loop {arch}: {e!r}"); log(traceback.format_exc())
         save()
