@@ -13,7 +13,7 @@ import torch
 __all__ = ['SAFE_GLOBALS', 'DeepClustError', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'get_device',
            'seed_everything', 'Registry', 'DiskFull', 'atomic_write_bytes', 'atomic_write_text', 'atomic_save_json',
            'atomic_torch_save', 'DamagedFile', 'UnsafeFile', 'describe_damage', 'load_torch', 'read_json', 'read_jsonl',
-           'RunLock', 'versions', 'git_sha']
+           'RunLock', 'versions', 'git_sha', 'normalise_text', 'quote_in_text', 'paper_trace_markdown']
 
 # %% ../nbs/00_core.ipynb #d5bfa7c9
 class DeepClustError(Exception):
@@ -264,3 +264,20 @@ def git_sha(path='.') -> str|None:
     import subprocess
     try: return subprocess.run(['git','rev-parse','HEAD'], cwd=path, capture_output=True, text=True, timeout=5).stdout.strip() or None
     except Exception: return None
+
+# %% ../nbs/00_core.ipynb #b3f35e10
+def normalise_text(s:str) -> str:
+    "`s` with soft hyphens dropped, words hyphenated across a line break joined, and runs of white space made one space."
+    s = s.replace('\u00ad', '')
+    s = re.sub(r'(\w)-[ \t]*\n\s*(\w)', r'\1\2', s)
+    return re.sub(r'\s+', ' ', s).strip()
+
+def quote_in_text(quote:str, text:str) -> bool:
+    "True when `quote` occurs in `text`, both normalised by `normalise_text`."
+    return normalise_text(quote) in normalise_text(text)
+
+def paper_trace_markdown(trace) -> str:
+    "A markdown table of a method's `paper_trace` rows (setting, quote, value, note)."
+    esc = lambda s: str(s).replace('|', '\\|').replace('\n', ' ')
+    rows = [f"| `{k}` | {esc(q)} | `{v!r}` | {esc(note)} |" for k, q, v, note in trace]
+    return '| setting | the paper (quoted) or the decision | paper preset | note |\n|---|---|---|---|\n' + '\n'.join(rows)

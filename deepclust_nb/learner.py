@@ -81,7 +81,10 @@ def _coerce(value, default):
         if value.lower() in ('1','true','yes','on'): return True
         if value.lower() in ('0','false','no','off'): return False
         raise ValueError(value)
-    if isinstance(default, int): return int(value)
+    if value.lower() in ('none','null') and isinstance(default, (int, float)): return None   # e.g. --input-size none
+    if isinstance(default, int):
+        try: return int(value)
+        except ValueError: return float(value)      # a default of 1 still takes --x 0.5
     if isinstance(default, float): return float(value)
     if isinstance(default, (tuple, list)): return type(default)(json.loads(value))
     if value.lower() in ('none','null'): return None

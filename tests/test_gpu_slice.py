@@ -24,6 +24,12 @@ def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
     res = json.loads((out/'slice.json').read_text())
     assert not res['errors'], res['errors']
     assert res['data']['n_images'] == 2000 and res['bare_loop']['img_per_s'] > 0 and res['neighbours']['knn_s'] > 0
+    # the paper architectures, a step each under bf16 autocast on the CPU, with the checks the GPU run makes
+    loops = res['bare_loops']
+    assert sorted(loops) == ['effnet_lite0', 'effnet_lite0_last2', 'resnet18', 'resnet34'], sorted(loops)
+    for b in loops.values():
+        assert all(b['checks'].values()) and b['activation_dtype'] == 'bfloat16' and b['img_per_s'] > 0, b
+    assert loops['effnet_lite0_last2']['n_trainable'] < loops['effnet_lite0']['n_trainable'] == loops['effnet_lite0']['n_params']
     assert Path(res['efficientnet_from']).is_relative_to(carry/'site')    # the carried packages, not the installed ones
     assert Path(res['data_root']) == carry/'data'
     assert [m['method'] for m in res['runs']] == ['dcsc', 'ghdcc', 'bscic', 'nncc', 'icbpl']
@@ -36,5 +42,9 @@ def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
     from deepclust_nb.reproduce import collect_metrics, summarize, time_to_accuracy
     rows = collect_metrics(results)
     assert sorted(m['method'] for m in rows) == ['bscic', 'dcsc', 'ghdcc', 'icbpl', 'nncc']
-    assert all('gpu_slice' in m['protocol'] and m['slice']['command'] for m in rows)
+    assert all('gpu_slice' in m['protocol'] and 'paper, overrides:' in m['protocol'] and m['slice']['command'] for m in rows)
+    proto = {m['method']: m['protocol'] for m in rows}          # every departure from the paper named, with the paper's value
+    assert 'image_size=32 (paper: 224)' in proto['dcsc'] and 'image_size=32 (paper: 64)' in proto['ghdcc']
+    assert 'pretrain_epochs=1 (paper: 100)' in proto['nncc'] and 'EfficientNet-Lite0' in proto['icbpl']
+    assert 'backbone=convnet_s (paper: resnet34)' in proto['dcsc'] and 'bt_epochs=1 (paper: 20)' in proto['icbpl']
     assert len(summarize(rows)) == 5 and all(time_to_accuracy(m["curve"])["best_acc"] >= 0 for m in rows)

@@ -231,3 +231,22 @@ class BSCIC(Method):
     def backbone(self): return self.online.backbone
     def probs_h(self, h): return self.online.forward_h(h)
     def embed_h(self, h): return h.flatten(1).float()
+
+# %% ../../nbs/34_methods.bscic.ipynb #1d034eda
+BSCIC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
+    ('backbone', "ResNet-18 is employed to extract the representation for the self-supervised learning network of BSC-IC.", 'resnet18', ''),
+    ('batch_size', "the default batch size N is set to 64.", 64, ''),
+    ('lr', "The Adam optimizer with a learning rate of 0.0003 is adopted to simultaneously optimize the self-supervised learning network and the discriminative network.", 3e-4, ''),
+    ('critic_lr', "The Adam optimizer with a learning rate of 0.0003 is adopted to simultaneously optimize the self-supervised learning network and the discriminative network.", 3e-4, ''),
+    ('optimizer', "We use the adaptive moment estimation (Adam) to optimize the parameters of both the self-supervised learning network and the instance-level discriminative network.", 'adam', ''),
+    ('tau_ema', "The moving average parameter T in the self-supervised learning network is set to 0.99", 0.99, ''),
+    ('gp_weight', "the discriminative network’s gradient penalty coefficient ¢ is set to 10", 10., "ζ (the copy's OCR reads ¢)"),
+    ('epochs', "decided: the paper gives no number of epochs (MaxIter in Algorithm 1); 100", 100, ''),
+    ('alpha_si', "decided: L_si enters eq. 8 with weight 1 (our reading of eq. 8, METHODS.md)", 1., ''),
+    ('alpha_mi', "The BSC-IC model involves three control parameters", None, "None: Table 2's values, 2 grayscale, 4 colour (METHODS.md)"),
+    ('alpha_il', "The BSC-IC model involves three control parameters", None, "None: Table 2's values, 1 grayscale, 2 colour (METHODS.md)"),
+    ('alpha_clu', "The BSC-IC model involves three control parameters", None, "None: Table 2's value, 1 (METHODS.md)"),
+    ('mi_target_first', "decided: eq. 1 as written, KL(online‖target)", False, ''),
+    ('head_hidden', "A Softmax layer is used t", None, "decided: a linear layer then the softmax"),
+    ('use_mi', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 7'), ('use_si', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 7'), ('use_il', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 7'), ('use_clu', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 7'),
+]

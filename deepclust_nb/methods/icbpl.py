@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 import torch, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method
-from ..backbones import extract_features
+from ..learner import Method, register_method, PRETRAINED_BACKBONES
+from ..backbones import extract_features, make_backbone, set_trainable
 from ..heads import mlp
 from ..views import views_for
 from ..losses import fp32
@@ -150,11 +150,12 @@ class ICBPL(Method):
     name = 'icbpl'
     paper = '000_4e7f931643a9ac7c.txt'
     defaults = dict(backbone='effnet_lite0',  # pretrained encoder (paper: Barlow Twins ResNet-50, resnet50_barlow, needs its checkpoint)
-                    epochs=400,          # training epochs (paper: 400 iterations)
+                    epochs=420,          # training epochs, the Barlow Twins stage included (paper: 400 iterations of clustering after it)
                     batch_size=100,      # images per step (paper: 100)
                     lr=1e-3,             # learning rate (paper: 1e-3)
                     optimizer='adam',    # Adam (paper)
                     eval_every=5,        # evaluate every this many epochs
+                    input_size=224,      # side the pretrained backbone resizes its input to (paper: 224; None: 3·image side in [96, 224])
                     finetune='all',      # backbone layers that train: all (paper, CIFAR-10), last2 (paper, STL-10) or none (frozen)
                     feature_views=2,     # augmented copies per image whose features are cached (with finetune none)
                     n_neighbours=4,      # M neighbours per image in Loss3
@@ -163,12 +164,12 @@ class ICBPL(Method):
                     use_mmd=True, use_aug=True, use_knn=True, use_mincos=True,   # the four loss terms
                     lambdas=None,        # [λ1, λ2, λ3] of eq. 7 (None: Table 1's values for the data set)
                     mincos_warmup=0,     # epochs over which λ3 rises linearly from 0 to its value (0: from the start)
-                    bt_epochs=0,         # Barlow Twins fine-tuning epochs before clustering
+                    bt_epochs=20,        # Barlow Twins fine-tuning epochs before clustering (paper: done, length not given; decided)
                     bt_lambda=5e-3,      # Barlow Twins off-diagonal weight
                     out_dim=None,        # latent dimension D (None: max(100, K))
                     hidden=512,          # MLP hidden width
                     temperature=0.1)     # softmax temperature of `probs` (the argmax does not depend on it)
-    presets = dict(cpu=dict(finetune='none', epochs=100, feature_views=2, use_mincos=False, eval_every=10))
+    presets = dict(cpu=dict(finetune='none', epochs=100, bt_epochs=0, input_size=None, feature_views=2, use_mincos=False, eval_every=10))
 
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
@@ -202,6 +203,15 @@ class ICBPL(Method):
         self.register_buffer('nbr_idx', torch.zeros(0, hp['n_neighbours'], dtype=torch.long))
         self.views = views_for(channels, image_size, hp['views'])
         self._epoch = 0
+
+    def build_backbone(self):
+        "The backbone, a pretrained one resizing its input to `input_size` (the paper's 224 px); others ignore `input_size`."
+        hp = self.hp
+        if hp['input_size'] is None or hp['backbone'] not in PRETRAINED_BACKBONES: return super().build_backbone()
+        if hp['finetune'] not in ('none', 'last2', 'all'):
+            raise DeepClustError(f"unknown finetune '{hp['finetune']}'", "use all (train everything), last2 or none (frozen)")
+        bb = make_backbone(hp['backbone'], self.channels, self.image_size, pretrained=hp['pretrained'], input_size=hp['input_size'])
+        return set_trainable(bb, hp['finetune'])
 
     def encode(self, h): "Latent features: MLP on backbone features, L2-normalised."; return F.normalize(self.head(h), dim=1)
     def embed_h(self, h): return self.encode(h)
@@ -263,3 +273,36 @@ class ICBPL(Method):
         zk = gather_with_grad(z[(1 + self.use_aug) * B:].view(B, hp['n_neighbours'], -1)) if self.use_knn else None
         lam = (*self.lambdas[:2], self.lambda3(self._epoch - hp['bt_epochs']))
         return icbpl_loss(gather_with_grad(z[:B]), za, zk, self.pedcc, lam, hp['use_mmd'], hp['use_mincos'], hp['distance'])
+
+# %% ../../nbs/31_methods.icbpl.ipynb #26f9586a
+ICBPL.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
+    ('backbone', "For our approach, we have chosen the Barlow twins pre-trained model, which aligns best with our algorithm’s requirements.",
+     'effnet_lite0', "cannot apply here: the Barlow Twins ResNet-50 weights are not available offline, so the ImageNet "
+     "EfficientNet-Lite0 stands in (METHODS.md, Backbones); `--backbone resnet50_barlow --pretrained CKPT` is the paper's encoder"),
+    ('input_size', "To accommodate the pre-trained models, all samples were resized to a resolution of $224 \\times 224$ before clustering.",
+     224, "the pretrained backbone resizes its input on the device, so the data stay at their own size in memory"),
+    ('finetune', "In contrast, for CIFAR-10, CIFAR-100, and ImageNet-50, training the entire network delivers the optimal performance.",
+     'all', "Table 9; STL-10: `--finetune last2` (\"For STL-10, fine-tuning the two convolutional layers closest to the output yields the best results.\")"),
+    ('bt_epochs', "Before embarking on the training phase, we fine-tune our network with the Barlow Twins self-supervised methodology.",
+     20, "decided: the paper gives no length; 20 epochs before the 400 of clustering (METHODS.md: stage 0, decide its length)"),
+    ('bt_lambda', "decided: the paper gives no weight for the Barlow Twins loss; 5e-3, the Barlow Twins paper's λ (METHODS.md)", 5e-3, ''),
+    ('epochs', "We defined the batch size as 100 and the training iterations as 400.", 420, "400 clustering epochs after the 20 of bt_epochs"),
+    ('batch_size', "We defined the batch size as 100 and the training iterations as 400.", 100, ''),
+    ('lr', "The initial learning rate was set at 0.001, utilizing the Adam optimizer.", 1e-3, ''),
+    ('optimizer', "The initial learning rate was set at 0.001, utilizing the Adam optimizer.", 'adam', ''),
+    ('n_neighbours', "As presented in Table 4, it can be observed", 4, "Table 4: M = 4 is best on STL-10 (.905)"),
+    ('refresh_every', "In the 5.4 experiment, we conclude that the best clustering performance can be obtained by updating every 30 epochs.", 30, 'Table 10'),
+    ('distance', "classification is achieved based on the minimum cosine distance between the latent features and the PEDCC points.",
+     'cosine', "Table 6: cosine .905 against Euclidean .896 on STL-10"),
+    ('use_mmd', "decided: all four loss terms of eq. 7 are on; switching one off is Table 6's ablation", True, ''),
+    ('use_aug', "decided: all four loss terms of eq. 7 are on; switching one off is Table 6's ablation", True, ''),
+    ('use_knn', "decided: all four loss terms of eq. 7 are on; switching one off is Table 6's ablation", True, ''),
+    ('use_mincos', "decided: all four loss terms of eq. 7 are on; switching one off is Table 6's ablation", True, ''),
+    ('lambdas', "Hyperparameter configurations are detailed in Table 1.", None, "None: Table 1's (9, 2, 2) for CIFAR-10, (8, 2, 2) otherwise"),
+    ('mincos_warmup', "decided: λ3 from the first step, as eq. 7 writes it (METHODS.md allows a warm-up as a reading; the paper preset has none)", 0, ''),
+    ('out_dim', "decided: D = max(100, K); the paper gives no D, the authors' code uses 100 (METHODS.md)", None, ''),
+    ('hidden', "decided: the MLP's hidden width is not given; 512 (METHODS.md: Linear(d, 512) → ReLU → Linear(512, D))", 512, ''),
+    ('temperature', "decided: a softmax temperature for `probs` only; the prediction (eq. 8, the nearest centroid) does not depend on it", 0.1, ''),
+    ('eval_every', "decided: how often the run is evaluated, not a training setting", 5, ''),
+    ('feature_views', "decided: used only with a frozen backbone (finetune none, the cpu preset), which the paper does not do", 2, ''),
+]

@@ -109,7 +109,7 @@ class NNCC(Method):
                     batch_size=128,           # images per step, M (paper: 128)
                     optimizer='sgd',          # SGD (paper)
                     lr=0.03,                  # learning rate (paper: 0.03)
-                    momentum=0.9,             # SGD momentum (paper: 0.9)
+                    momentum=0.9,             # SGD momentum (the paper says only SGD; decided)
                     weight_decay=1e-4,        # weight decay (paper: 1e-4)
                     T=9,                      # augmented views per image (paper: 9; Fig. 4 sweeps 1…9)
                     tau=0.1,                  # temperature of the NNCC loss (paper: 0.1)
@@ -181,6 +181,25 @@ class NNCC(Method):
             terms['finch_precision'] = torch.tensor(self.precision)
             terms['finch_precision_pixels'] = torch.tensor(self.pixel_precision)
         return terms
+
+# %% ../../nbs/35_methods.nncc.ipynb #ffbd7b02
+NNCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
+    ('backbone', "we adopt ResNet18 network as the backbone to extract features, and the visual feature dimension is set to 128.", 'resnet18', ''),
+    ('feat_dim', "we adopt ResNet18 network as the backbone to extract features, and the visual feature dimension is set to 128.", 128, ''),
+    ('T', "we set the augmentation number as T = 9.", 9, ''),
+    ('batch_size', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 128, ''),
+    ('lr', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 0.03, ''),
+    ('weight_decay', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 1e-4, ''),
+    ('optimizer', "We use SGD optimizer to train the proposed framework.", 'sgd', ''),
+    ('momentum', "decided: the paper says only \"We use SGD optimizer\"; momentum 0.9, the value SimCLR-style training uses", 0.9, ''),
+    ('tau', "Moreover, the temperature is fixed as 0.1.", 0.1, ''),
+    ('tau_simclr', "decided: the paper gives no τ for the SimCLR stage; 0.1, as the NNCC stage (METHODS.md; the cpu preset measures 0.5)", 0.1, ''),
+    ('pretrain_epochs', "Pre-train the model with contrastive loss in Equations 1.", 100, "decided: the length is not given; 100 epochs"),
+    ('epochs', "decided: 100 SimCLR epochs + the 420 epochs of the paper's Fig. 5", 520, ''),
+    ('use_aug_neighbours', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'), ('use_finch', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'),
+    ('proj_hidden', "decided: the projection head's hidden width is not given; 512", 512, ''),
+    ('kmeans_n_init', "decided: the number of k-means restarts is not given; 10, best inertia (METHODS.md, K-means)", 10, ''),
+]
 
 # %% ../../nbs/35_methods.nncc.ipynb #50184425
 def finch_relatives(kappa:torch.Tensor, # (N,) first neighbours of the data set
