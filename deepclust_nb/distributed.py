@@ -42,7 +42,13 @@ def init_from_env(device:str|torch.device|None=None, # the run's device: 'cudaâ€
         raise DeepClustError(f"WORLD_SIZE is set but {', '.join(missing)} is not", "launch with torchrun, which sets all of them")
     cuda = torch.device(device).type == 'cuda' if device not in (None, 'auto') else torch.cuda.is_available()
     if cuda: torch.cuda.set_device(local_rank())
-    dist.init_process_group(backend or ('nccl' if cuda else 'gloo'), timeout=datetime.timedelta(minutes=timeout_min))
+    backend, timeout = backend or ('nccl' if cuda else 'gloo'), datetime.timedelta(minutes=timeout_min)
+    restart = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') or 0)
+    if restart:   # torchrun restarted the workers: its store still holds the dead round's addresses, so use fresh keys
+        store = dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), is_master=False, timeout=timeout)
+        dist.init_process_group(backend, store=dist.PrefixStore(f'deepclust_nb/restart{restart}', store),
+                                rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']), timeout=timeout)
+    else: dist.init_process_group(backend, timeout=timeout)
     return True
 
 def shutdown():

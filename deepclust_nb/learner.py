@@ -324,6 +324,7 @@ class Learner:
         self.check_every = hp.get('check_every') or (16 if self.cuda else 1)   # steps between loss / stop-signal checks
         self.pending = []                     # loss terms of the steps since the last check (on the device)
         self.position = None                  # where inside an epoch a resumed run continues (from the checkpoint)
+        self.last_checkpoint = time.time()    # when the checkpoint was last written (`checkpoint_minutes`)
         n_eval = hp.get('eval_subset')
         self.eval_rows = (None if not n_eval or n_eval >= self.n else   # a fixed sample: the same images every epoch
                           torch.randperm(self.n, generator=torch.Generator().manual_seed(hp['seed']))[:n_eval].sort().values)
@@ -519,7 +520,7 @@ def forward_backward(learn:Learner, gidx:torch.Tensor, check:bool=True) -> dict:
     xb = learn.to_float(learn.x[idx]) if m.needs_images else None
     with learn.autocast(): terms = learn.model(xb, idx, learn)
     loss = terms['loss']
-    learn.pending.append((learn.epoch, learn.iter, terms))
+    learn.pending.append((learn.epoch, learn.iter, {k: v.detach() for k, v in terms.items()}))   # no graph kept
     if check: check_finite(learn)      # before this step's backward: with check_every 1 a bad step is never applied
     learn.opt.zero_grad(set_to_none=True)
     loss.backward()
