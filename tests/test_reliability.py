@@ -168,7 +168,7 @@ sys.exit(main(argv))
 '''
 
 def test_torchrun_restarts_a_killed_rank_into_the_uninterrupted_result(tmp_path):
-    "Rank 1 of a 2-process gloo run is killed inside epoch 2; `torchrun --max-restarts 2` repeats the command (--resume auto; the second restart is spare, for a rendezvous that times out on a loaded machine)."
+    "Rank 1 of a 2-process gloo run is killed inside epoch 2; `torchrun --max-restarts 2` repeats the command (--resume auto; one restart is spare)."
     script = tmp_path/'killer.py'; script.write_text(KILLER)
     args = ['fit', '--method', 'dcsc', '--dataset', 'digits', '--subset', '120', '--backbone', 'convnet', '--device', 'cpu',
             '--epochs', '3', '--batch-size', '16', '--feat-dim', '16', '--report', 'false', '--quiet', '--resume', 'auto']
