@@ -235,12 +235,16 @@ def _fitted(est, run=None, method=None, hp=None, cfg=None):
     est.method_, est.hp_, est.n_clusters_, est.image_shape_ = m, hp, m.n_clusters, tuple(shape)
     return est
 
+def _head_methods() -> list:
+    "The registered methods whose class has a cluster head (`probs_h`)."
+    from deepclust_nb.learner import method_names
+    return [m for m in method_names() if get_method(m).probs_h is not Method.probs_h]
+
 def _has_head(est) -> bool:
     "Whether the (fitted, else to be fitted) method gives cluster probabilities."
     m = getattr(est, 'method_', None)
     if m is None: return get_method(est.method).probs_h is not Method.probs_h
-    probe = torch.zeros((2, *est.image_shape_), dtype=torch.uint8)
-    return m.embed_all(probe, _device(m))[1] is not None
+    return m.predicts == 'head'                  # the method says how it predicts (the Method contract)
 
 def _device(m): return next(iter(m.buffers())).device
 
@@ -330,7 +334,7 @@ class DeepCluster(ClusterMixin, BaseEstimator):
         "Cluster probabilities (N, K) of each image, for methods with a cluster head (else no such attribute)."
         if not _has_head(self):
             raise AttributeError(f"DeepCluster(method='{self.method}') has no predict_proba: its clusters come from k-means on "
-                                 "the embedding, not from a cluster head; use predict, or a method with a head (dcsc, ghdcc, bscic, icbpl)")
+                                 f"the embedding, not from a cluster head; use predict, or a method with a head ({', '.join(_head_methods())})")
         return self._predict_proba
 
     def _predict_proba(self, X) -> np.ndarray:

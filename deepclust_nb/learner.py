@@ -25,13 +25,13 @@ from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env,
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['COMMON', 'METHODS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS', 'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES',
-           'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'Method', 'load_methods', 'get_method', 'register_method',
-           'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs', 'method_hp', 'epoch_seed',
-           'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint', 'evaluate',
-           'RunStopped', 'StopSignals', 'check_finite', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run',
-           'load_data', 'cosine_factor', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps',
-           'check_distributed_step']
+__all__ = ['COMMON', 'METHODS', 'PREDICTS', 'RECORD_KEYS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS', 'EXIT_STOPPED', 'MEMORY',
+           'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'ContractError', 'Method', 'check_terms',
+           'load_methods', 'get_method', 'method_names', 'register_method', 'resolve_preset', 'preset_defaults',
+           'dict_comments', 'param_docs', 'missing_help', 'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner',
+           'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'RunStopped', 'StopSignals',
+           'check_finite', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data', 'cosine_factor',
+           'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps', 'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
@@ -93,18 +93,67 @@ def _coerce(value, default):
 
 # %% ../nbs/20_learner.ipynb #c405d289
 METHODS = Registry('method')
+PREDICTS = ('head', 'kmeans')   # how a method assigns clusters: its cluster head (`probs_h`), or k-means on its embedding
+RECORD_KEYS = ('epoch', 'lr', 'seconds', 'img_per_s', 'view_img_per_s', 'acc', 'nmi', 'ari', 'n_clusters',
+               'n_clusters_used', 'eval_images', 'stopped_at')   # keys of an epoch record that are not loss terms
 
-class Method(nn.Module):
+class ContractError(DeepClustError):
+    "A method class or instance that does not meet the `Method` contract."
+
+class _MethodMeta(type(nn.Module)):
+    "Checks the contract once the whole `__init__` chain of a method has run (`Method.check_contract`)."
+    def __call__(cls, *args, **kwargs):
+        obj = super().__call__(*args, **kwargs)
+        obj.check_contract()
+        return obj
+
+def _overrides(cls, *names) -> bool:
+    "Whether `cls` defines any of `names` itself or below `Method`."
+    return any(getattr(cls, n, None) is not getattr(Method, n, None) for n in names)
+
+class Method(nn.Module, metaclass=_MethodMeta):
     "A clustering method: modules, a training `step` returning named loss terms, and cluster assignment."
     name:str = None
-    defaults:dict = {}         # the paper's settings (the `paper` preset)
+    title:str = ''             # one line: the paper and what the method adds (the README's method table)
+    defaults:dict = {}         # the paper's settings (the `paper` preset), each with a comment: its help text
     presets:dict = {}          # preset name -> the values it changes from `defaults`, e.g. {'cpu': dict(epochs=20)}
-    paper:str = None           # the paper's file in shared/papers
+    paper:str = None           # the paper's file in shared/papers (its text is where `paper_trace` quotes come from)
+    predicts:str = None        # 'head': clusters are the argmax of `probs_h`; 'kmeans': k-means on `embed_h` (a property when a setting decides)
+    paper_results:dict = {}    # data set -> (ACC, NMI, ARI) the paper reports (None: not reported)
+    test_settings:dict = {}    # what the test suite runs this method with (see "The test suite reads the registry")
+    baseline:bool = False      # True for the k-means floor: plans' '*' and the deep-method tests leave it out
     bank = None                # FeatureBank of the training images when the backbone is frozen (finetune none)
     def __init__(self, hp:dict, n_clusters:int, channels:int, image_size:int):
         super().__init__()
         self.hp,self.n_clusters,self.channels,self.image_size = hp,n_clusters,channels,image_size
         self.register_buffer('centroids', torch.zeros(0))  # k-means centroids when clusters come from k-means
+        self.backbone = self.build_backbone()      # every method has one; `pixels` is the identity
+        self.views = self.build_views()            # and an augmentation recipe (unused by a method that does not train)
+    def check_contract(self):
+        "Raise `ContractError` naming what a constructed method lacks (run automatically after `__init__`)."
+        cls, who = type(self), f"method '{type(self).name}' ({type(self).__qualname__})"
+        def need(ok, what, fix):
+            if not ok: raise ContractError(f"{who}: {what}", fix)
+        need(isinstance(getattr(self, 'backbone', None), nn.Module), "self.backbone is not a module",
+             "leave self.backbone as Method.__init__ builds it (override build_backbone to build another)")
+        need(getattr(self, 'views', None) is not None, "self.views is not set", "leave self.views as Method.__init__ builds it (override build_views)")
+        need(self.predicts in PREDICTS, f"predicts is {self.predicts!r}",
+             "declare predicts = 'head' (the argmax of a cluster head, probs_h) or 'kmeans' (k-means on embed_h)")
+        need(_overrides(cls, 'embed_h', 'embed'), "no embed_h", "define embed_h(h): the embedding of backbone features h (B, d)")
+        need(self.predicts != 'head' or _overrides(cls, 'probs_h', 'probs'), "predicts='head' but there is no probs_h",
+             "define probs_h(h): soft assignments (B, K) from backbone features h, or declare predicts = 'kmeans'")
+        need(not self.trainable() or _overrides(cls, 'step'), "it trains (epochs > 0) but has no step",
+             "define step(xb, idx, learn) returning a dict of named loss terms with 'loss' their total")
+    def build_backbone(self) -> nn.Module:
+        "The backbone the hyper-parameters name, with the layers `finetune` leaves trainable."
+        hp = self.hp
+        if hp['finetune'] not in ('none', 'last2', 'all'):
+            raise DeepClustError(f"unknown finetune '{hp['finetune']}'", "use all (train everything), last2 or none (frozen)")
+        bb = make_backbone(hp['backbone'], self.channels, self.image_size, pretrained=hp['pretrained'])
+        return set_trainable(bb, hp['finetune'])
+    def build_views(self):
+        "The augmentation of training views: the `views` preset (default: simclr for colour, gray for gray)."
+        return views_for(self.channels, self.image_size, self.hp['views'])
     def setup(self, learn): "Once before training."
     def on_epoch_start(self, learn, epoch:int): "At the start of each epoch."
     def resume_epoch(self, learn, epoch:int):
@@ -120,18 +169,13 @@ class Method(nn.Module):
     @property
     def needs_images(self) -> bool: "False when `step` works from the feature bank (it then gets xb=None)."; return self.bank is None
     def embed(self, xb): "Features of a batch (B, D), used for k-means and maps."; return self.embed_h(self.backbone(xb))
-    def probs(self, xb): "Soft cluster assignments (B, K), or None when clusters come from k-means on `embed`."; return self.probs_h(self.backbone(xb))
+    def probs(self, xb):
+        "Soft cluster assignments (B, K) from the cluster head, or None when clusters come from k-means on `embed`."
+        return self.probs_h(self.backbone(xb)) if self.predicts == 'head' else None
     def embed_h(self, h): "`embed` from backbone features `h` (B, d)."; raise NotImplementedError
-    def probs_h(self, h): "`probs` from backbone features `h` (B, d), or None."; return None
+    def probs_h(self, h): "`probs` from backbone features `h` (B, d) (methods with predicts='head')."; raise NotImplementedError
 
-    # --- the backbone and frozen-feature views, shared by every method
-    def build_backbone(self) -> nn.Module:
-        "The backbone the hyper-parameters name, with the layers `finetune` leaves trainable."
-        hp = self.hp
-        if hp['finetune'] not in ('none', 'last2', 'all'):
-            raise DeepClustError(f"unknown finetune '{hp['finetune']}'", "use all (train everything), last2 or none (frozen)")
-        bb = make_backbone(hp['backbone'], self.channels, self.image_size, pretrained=hp['pretrained'])
-        return set_trainable(bb, hp['finetune'])
+    # --- frozen-feature views, shared by every method
     @property
     def frozen(self) -> bool:
         "True when the backbone is frozen and has weights, so its features are embedded once into the bank."
@@ -174,39 +218,73 @@ class Method(nn.Module):
     def embed_all(self, x, device, batch_size=512, to_float=None, rows=None, autocast=None):
         "`embed` and `probs` over the rows `rows` (default: all) of uint8 `x` → (emb, probs or None) on the CPU (the bank's features when it has them)."
         was = self.training; self.eval()
-        via_h = type(self).embed_h is not Method.embed_h     # one backbone pass for both
+        via_h = not _overrides(type(self), 'embed', 'probs')     # one backbone pass for both
+        head = self.predicts == 'head'
         sel = torch.arange(len(x)) if rows is None else torch.as_tensor(rows).cpu()
         def one(i):
             r = sel[i*batch_size:(i+1)*batch_size]
             with (autocast() if autocast else torch.autocast(torch.device(device).type, enabled=False)):
                 if via_h:
                     h = self.features_of(x, r, device, to_float)
-                    e, p = self.embed_h(h), self.probs_h(h)
+                    e, p = self.embed_h(h), (self.probs_h(h) if head else None)
                 else:
                     xb = x[r.to(x.device)].to(device)
                     xb = to_float(xb) if to_float else xb.float().div_(255)
                     e, p = self.embed(xb), self.probs(xb)
+            if head and p is None:
+                raise ContractError(f"method '{self.name}' declares predicts='head' but probs returned None",
+                                    "return the cluster head's soft assignments from probs_h, or declare predicts = 'kmeans'")
             return e.float().cpu(), (p.float().cpu() if p is not None else None)
         out = map_batches(one, math.ceil(len(sel) / batch_size))   # split over the processes under torch.distributed
         self.train(was)
         probs = [p for _,p in out if p is not None]
         return torch.cat([e for e,_ in out]), (torch.cat(probs) if probs else None)
 
+def check_terms(terms:dict, method:str='?'):
+    "Refuse a step's loss terms without `loss`, or with a name that an epoch record uses for something else."
+    if 'loss' not in terms:
+        raise ContractError(f"method '{method}': step returned no 'loss' (terms: {', '.join(terms) or 'none'})",
+                            "return dict(loss=total, term=value, ...) from step")
+    clash = sorted(set(terms) & set(RECORD_KEYS))
+    if clash:
+        raise ContractError(f"method '{method}': loss term(s) {', '.join(clash)} clash with a key of the epoch record",
+                            f"rename them (the record also holds: {', '.join(RECORD_KEYS)})")
+
+_LOADING = [False]   # True while `load_methods` imports the method modules
+
 def load_methods():
-    "Import every module of `deepclust_nb.methods`, so each method registers itself."
+    "Import every module of `deepclust_nb.methods`, so each method registers itself (a name already registered, e.g. by a notebook, is kept)."
     import importlib, pkgutil
     try: import deepclust_nb.methods as pkg
     except ImportError: return
-    for mi in pkgutil.iter_modules(pkg.__path__): importlib.import_module(f'deepclust_nb.methods.{mi.name}')
+    _LOADING[0] = True
+    try:
+        for mi in pkgutil.iter_modules(pkg.__path__): importlib.import_module(f'deepclust_nb.methods.{mi.name}')
+    finally: _LOADING[0] = False
 
 def get_method(name:str):
     "The registered method class called `name` (loading the method modules first if needed)."
     if name not in METHODS: load_methods()
     return METHODS.get(name)
 
+def method_names(deep:bool=True) -> list:
+    "Every registered method (loading the method modules first), in notebook order; `deep`: without the k-means baseline."
+    load_methods()
+    return [n for n, c in METHODS.items() if not (deep and c.baseline) and not n.startswith('toy')]
+
 def register_method(cls):
-    "Class decorator: add a `Method` subclass to `METHODS` under its `name`."
-    assert issubclass(cls, Method) and cls.name, "a method needs a name"
+    "Class decorator: add a `Method` subclass to `METHODS` under its `name`, with the help text of its parameters."
+    if not (isinstance(cls, type) and issubclass(cls, Method)): raise ContractError(f"{cls!r} is not a Method subclass", "subclass deepclust_nb.learner.Method")
+    if not cls.name: raise ContractError(f"{cls.__qualname__} has no name", "set name = 'mymethod' (the --method of the command line)")
+    if cls.predicts is None:
+        raise ContractError(f"method '{cls.name}' does not declare how it predicts",
+                            "set predicts = 'head' (argmax of probs_h) or 'kmeans' (k-means on embed_h)")
+    cls.param_help = _class_help(cls)
+    old = METHODS.get(cls.name) if cls.name in METHODS else None
+    if old is not None and old is not cls:
+        if _LOADING[0]: return cls       # load_methods fills in missing names; it never replaces a registered class
+        warnings.warn(f"method '{cls.name}': {cls.__module__}.{cls.__qualname__} replaces {old.__module__}.{old.__qualname__}",
+                      stacklevel=2)
     METHODS[cls.name] = cls
     return cls
 
@@ -238,18 +316,49 @@ def dict_comments(src:str, # Python source holding `name = dict(key=value,  # co
             return {kw.arg: comments.get(kw.value.end_lineno, '') for kw in node.value.keywords if kw.arg}
     return {}
 
-def param_docs(name:str) -> dict:
-    "What each hyper-parameter of method `name` means: the comments beside COMMON and the method's `defaults`."
-    def source(obj):
-        try: return inspect.getsource(obj)
-        except (OSError, TypeError):   # a class typed into a live session (a notebook): the package's copy of it
-            import importlib
-            return inspect.getsource(getattr(importlib.import_module(f'deepclust_nb.methods.{name}'), obj.__name__))
-    out = {}
-    for obj, var in ((sys.modules[__name__], 'COMMON'), (get_method(name), 'defaults')):
-        try: out.update({k: v for k, v in dict_comments(source(obj), var).items() if v})
-        except (OSError, TypeError, SyntaxError, ImportError, AttributeError): pass   # no source anywhere
+def _class_source(cls) -> str|None:
+    "The source text that defines class `cls`: its module's file, else (a class typed into a notebook) the cell its functions came from."
+    import linecache
+    mod = sys.modules.get(cls.__module__)
+    if getattr(mod, '__file__', None):
+        try: return inspect.getsource(mod)
+        except (OSError, TypeError): pass
+    for v in vars(cls).values():
+        code = getattr(v, '__code__', None) or getattr(getattr(v, 'fget', None), '__code__', None)
+        if code is not None and linecache.getlines(code.co_filename): return ''.join(linecache.getlines(code.co_filename))
+    return None
+
+_COMMON_DOCS = {}
+def _common_help() -> dict:
+    "The comment beside each key of COMMON (read once from this module's source)."
+    if not _COMMON_DOCS:
+        mod = sys.modules[__name__]
+        if not getattr(mod, '__file__', None): import deepclust_nb.learner as mod   # in a notebook: the package's copy
+        _COMMON_DOCS.update({k: v for k, v in dict_comments(inspect.getsource(mod), 'COMMON').items() if v})
+    return _COMMON_DOCS
+
+def _class_help(cls) -> dict:
+    "Help text of each parameter of method class `cls`: the comment beside each key of its `defaults = dict(...)`, over its bases' and COMMON's."
+    import ast
+    out = dict(_common_help())
+    for base in reversed(cls.__mro__[1:]): out.update(getattr(base, 'param_help', None) or {})
+    src = _class_source(cls)
+    if src:
+        try: tree = ast.parse(src)
+        except SyntaxError: tree = None
+        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__] if tree else []
+        if nodes: out.update({k: v for k, v in dict_comments(ast.get_source_segment(src, nodes[-1]) or '', 'defaults').items() if v})
+    out.update(getattr(cls, 'extra_help', None) or {})    # help for keys a `defaults` built by code cannot carry in comments
     return out
+
+def param_docs(name:str) -> dict:
+    "What each hyper-parameter of method `name` means: the comments beside COMMON and the method's `defaults`, read when it was registered."
+    return dict(get_method(name).param_help)
+
+def missing_help(name:str) -> list:
+    "The parameters of method `name` (COMMON's and its own) that have no help text."
+    docs = param_docs(name)
+    return [k for k in {**COMMON, **get_method(name).defaults} if not docs.get(k)]
 
 def method_hp(name:str, **overrides) -> dict:
     "Resolved hyper-parameters of method `name`: COMMON, its defaults, its preset's values, then `overrides` (checked)."
@@ -519,6 +628,7 @@ def forward_backward(learn:Learner, gidx:torch.Tensor, check:bool=True) -> dict:
     idx = learn.local(gidx)
     xb = learn.to_float(learn.x[idx]) if m.needs_images else None
     with learn.autocast(): terms = learn.model(xb, idx, learn)
+    check_terms(terms, m.name)         # a term named like a record key (acc, lr, ...) is refused
     loss = terms['loss']
     learn.pending.append((learn.epoch, learn.iter, {k: v.detach() for k, v in terms.items()}))   # no graph kept
     if check: check_finite(learn)      # before this step's backward: with check_every 1 a bad step is never applied

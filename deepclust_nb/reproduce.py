@@ -12,10 +12,10 @@ import yaml
 from .core import DeepClustError, atomic_write_text, atomic_save_json, runs_dir
 
 # %% auto #0
-__all__ = ['PAPER', 'STAND_INS', 'plans_dir', 'load_plan', 'PlanRun', 'expand_plan', 'notebooks_dir', 'method_notebook',
-           'execute_run', 'reproduce', 'paper_numbers', 'collect_metrics', 'summarize', 'report_markdown',
-           'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown', 'time_to_accuracy',
-           'time_markdown', 'results_markdown']
+__all__ = ['STAND_INS', 'plans_dir', 'load_plan', 'PlanRun', 'override_tag', 'expand_plan', 'notebooks_dir', 'method_notebook',
+           'execute_run', 'reproduce', 'paper_table', 'paper_numbers', 'collect_metrics', 'summarize',
+           'report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown',
+           'time_to_accuracy', 'time_markdown', 'results_markdown', 'methods_markdown']
 
 # %% ../nbs/40_reproduce.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -54,11 +54,37 @@ class PlanRun:
     def name(self) -> str:
         return f"{self.method}-{self.dataset}" + (f"-{self.tag}" if self.tag else '') + f"-s{self.seed}"
 
+def _entry_methods(e:dict) -> list:
+    "The method names of a plan entry: its list, or every registered deep method for '*' (less `exclude`)."
+    ms = e.get('methods', e.get('method'))
+    if ms == '*' or ms == ['*']:
+        from deepclust_nb.learner import method_names
+        ms = [m for m in method_names() if m not in _as_list(e.get('exclude', []))]
+    return _as_list(ms)
+
+def override_tag(params:dict) -> str:
+    "A run-name tag naming the overrides of the paper preset: 'paper' or 'paper-ov-image_size32-subset10000'."
+    ov = [f"{k}{v}" for k, v in params.items() if k != 'preset']
+    return 'paper' + ('-ov-' + '-'.join(ov) if ov else '')
+
+def _method_entries(e:dict) -> list:
+    "Entries of `e` expanded per method: with `from_method`, one entry per item of each method's class attribute."
+    if not e.get('from_method'): return [e]
+    from deepclust_nb.learner import get_method
+    out = []
+    for m in _entry_methods(e):
+        for item in getattr(get_method(m), e['from_method'], None) or []:
+            params = {**(e.get('params') or {}), **(item.get('params') or {})}
+            out.append({**{k: v for k, v in e.items() if k not in ('methods', 'method', 'from_method', 'exclude')},
+                        **item, 'methods': [m], 'params': params,
+                        'tag': item.get('tag') or override_tag(item.get('params') or {})})
+    return out
+
 def expand_plan(plan:dict) -> list:
     "Every run of `plan`, in order (methods × data sets × seeds per entry)."
     runs = []
-    for e in plan['entries']:
-        for m,d,s in itertools.product(_as_list(e.get('methods', e.get('method'))),
+    for e in [x for e0 in plan['entries'] for x in _method_entries(e0)]:
+        for m,d,s in itertools.product(_entry_methods(e),
                                        _as_list(e.get('datasets', e.get('dataset', 'digits'))),
                                        _as_list(e.get('seeds', e.get('seed', 0)))):
             runs.append(PlanRun(m, d, int(s), dict(e.get('params') or {}), e.get('tag'), e.get('device', plan.get('device', 'auto'))))
@@ -129,22 +155,17 @@ def reproduce(plan, out=None, execute=execute_run, quiet=False) -> dict:
     return summary
 
 # %% ../nbs/40_reproduce.ipynb #56594cd2
-PAPER = {  # (method, data set) -> (ACC, NMI, ARI); None = not reported
-    ('icbpl','cifar10'): (.895,.813,None), ('icbpl','cifar100_20'): (.527,.502,None), ('icbpl','stl10'): (.905,.753,None),
-    ('dcsc','cifar10'): (.798,.704,.644), ('dcsc','cifar100_20'): (.469,.452,.293), ('dcsc','stl10'): (.865,.792,.749),
-    ('dcsc','imagenet10'): (.904,.867,.838), ('dcsc','imagenet_dogs'): (.443,.462,.299), ('dcsc','tiny_imagenet'): (.171,.358,.073),
-    ('ghdcc','imagenet10'): (.913,None,None),
-    ('bscic','cifar10'): (.753,.681,.592), ('bscic','cifar100_20'): (.403,.397,.232), ('bscic','imagenet10'): (.901,.861,.829),
-    ('bscic','tiny_imagenet'): (.157,.352,.085), ('bscic','mnist'): (.996,.982,.979), ('bscic','fashion_mnist'): (.782,.723,.639),
-    ('nncc','cifar10'): (.819,.737,None), ('nncc','cifar100_20'): (.438,.421,None), ('nncc','stl10'): (.725,.616,None),
-    ('nncc','imagenet10'): (.751,.683,None), ('nncc','imagenet_dogs'): (.401,.372,None), ('nncc','tiny_imagenet'): (.141,.333,None),
-    ('kmeans','cifar10'): (.229,.087,.049), ('kmeans','cifar100_20'): (.130,.084,.028), ('kmeans','stl10'): (.192,.125,.061),
-}
+def paper_table() -> dict:
+    "(method, data set) -> (ACC, NMI, ARI) the papers report: each registered method's `paper_results`."
+    from deepclust_nb.learner import method_names, get_method
+    return {(m, d): v for m in method_names(deep=False) for d, v in get_method(m).paper_results.items()}
+
 STAND_INS = {'imagenette': 'imagenet10'}
 
 def paper_numbers(method:str, dataset:str, backbone:str|None=None):
     "The paper's (ACC, NMI, ARI) for a method and data set, and a note when a stand-in data set is compared."
     if method == 'kmeans' and backbone not in (None, 'pixels'): return None, ''   # the papers' k-means is on pixels
+    PAPER = paper_table()
     if (method, dataset) in PAPER: return PAPER[(method, dataset)], ''
     alt = STAND_INS.get(dataset)
     if alt and (method, alt) in PAPER: return PAPER[(method, alt)], f'paper: {alt}'
@@ -344,3 +365,15 @@ def results_markdown(root, # folder of result files (e.g. `results/`)
                      f"{m.get('protocol') or 'no protocol note'}.{km(m)} Command: `{m.get('command', '?')}`" for m in rows) + '\n'
     if any(m.get('curve') for m in rows): md += '\n**Time to accuracy**\n\n' + time_markdown(rows)
     return md
+
+# %% ../nbs/40_reproduce.ipynb #08cab6f8
+def methods_markdown() -> str:
+    "The table of registered methods (name, paper, notebook) in notebook order, for the README."
+    from deepclust_nb.learner import method_names, get_method
+    rows = []
+    for m in method_names(deep=False):
+        try: nb = method_notebook(m).name
+        except DeepClustError: nb = None
+        rows.append((nb or f'~{m}', m, get_method(m).title))
+    return '| method | paper | notebook |\n|---|---|---|\n' + '\n'.join(
+        f"| `{m}` | {t} | " + (f"`nbs/{nb}` |" if not nb.startswith('~') else '– |') for nb, m, t in sorted(rows)) + '\n'

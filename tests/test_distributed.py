@@ -8,19 +8,16 @@ import pytest
 import torch
 
 from deepclust_nb.distributed import run_gloo, rank, world
-from deepclust_nb.learner import step_state, compare_steps, fit
+from deepclust_nb.learner import step_state, compare_steps, fit, method_names, get_method
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = dict(dataset='digits', subset=120, device='cpu', backbone='convnet', seed=0)
-PARAMS = dict(dcsc=dict(feat_dim=16),
-              ghdcc=dict(image_size=None, feat_dim=16, kmeans_n_init=1),
-              bscic=dict(),
-              nncc=dict(T=2, pretrain_epochs=0, kmeans_n_init=1, feat_dim=16, proj_hidden=32),
-              icbpl=dict(backbone='effnet_lite0', finetune='none', feature_views=2, n_neighbours=2, hidden=32))
-# extra step checks: the other code path of a method (NNCC's SimCLR stage, ICBPL fine-tuning through the views)
+# every registered deep method, with the parameters its class gives in test_settings['distributed']
+PARAMS = {m: dict(get_method(m).test_settings.get('distributed') or {}) for m in method_names()}
+# extra step checks: the other code paths a method names in test_settings['distributed_steps'] (NNCC's SimCLR stage,
+# ICBPL fine-tuning through the views)
 STEPS = {**{m: (m, {}) for m in PARAMS},
-         'nncc-simclr': ('nncc', dict(pretrain_epochs=1)),
-         'icbpl-finetune': ('icbpl', dict(finetune='all', backbone='convnet'))}
+         **{f'{m}-{k}': (m, v) for m in PARAMS for k, v in (get_method(m).test_settings.get('distributed_steps') or {}).items()}}
 GIDX = list(range(0, 48, 3))          # a global batch of 16: 8 rows per process
 RUN = dict(epochs=1, batch_size=16, report=False, progress=False)
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from deepclust_nb.learner import fit
+from deepclust_nb.learner import fit, method_names, get_method
 from deepclust_nb.backbones import Backbone
 from deepclust_nb.cli import main
 
-METHODS = ['icbpl', 'dcsc', 'ghdcc', 'bscic', 'nncc']
+METHODS = method_names()      # every registered deep method; its test_settings['frozen'] adds its own settings
 FROZEN = dict(backbone='effnet_lite0', finetune='none', feature_views=2, feature_seed=0, dataset='digits', subset=300,
               epochs=2, batch_size=64, progress=False, report=False, device='cpu')
 
@@ -31,7 +31,7 @@ def backbone_calls(monkeypatch):
 
 @pytest.mark.parametrize('method', METHODS)
 def test_frozen_run_then_cached(method, tmp_path, cache, backbone_calls):
-    extra = dict(pretrain_epochs=1, T=2) if method == 'nncc' else {}
+    extra = dict(get_method(method).test_settings.get('frozen') or {})
     r = fit(method, out=tmp_path/'a', **FROZEN, **extra)
     m = r.learn.method
     assert m.bank is not None and tuple(m.bank.views.shape[:2]) == (2, 300) and m.needs_images is False

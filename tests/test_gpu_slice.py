@@ -4,6 +4,7 @@ by its `prepare` step, the library from the checkout — on 2,000 CIFAR-10 image
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
+from deepclust_nb.learner import method_names, get_method
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get('DEEPCLUST_DATA') or ROOT.parent/'shared'/'data')
@@ -32,7 +33,7 @@ def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
     assert loops['effnet_lite0_last2']['n_trainable'] < loops['effnet_lite0']['n_trainable'] == loops['effnet_lite0']['n_params']
     assert Path(res['efficientnet_from']).is_relative_to(carry/'site')    # the carried packages, not the installed ones
     assert Path(res['data_root']) == carry/'data'
-    assert [m['method'] for m in res['runs']] == ['dcsc', 'ghdcc', 'bscic', 'nncc', 'icbpl']
+    assert [m['method'] for m in res['runs']] == method_names()          # every registered method, from the registry
     for m in res['runs']:
         assert 0 <= m['acc'] <= 1 and m['curve'] and m['throughput']['view_img_per_s'] > 0
         assert m['throughput']['fraction_of_bare_loop'] > 0 and m['epochs'] >= 1 and m['time_budget'] == 2
@@ -41,10 +42,12 @@ def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
     assert r.returncode == 0, r.stderr
     from deepclust_nb.reproduce import collect_metrics, summarize, time_to_accuracy
     rows = collect_metrics(results)
-    assert sorted(m['method'] for m in rows) == ['bscic', 'dcsc', 'ghdcc', 'icbpl', 'nncc']
+    assert sorted(m['method'] for m in rows) == sorted(method_names())
     assert all('gpu_slice' in m['protocol'] and 'paper, overrides:' in m['protocol'] and m['slice']['command'] for m in rows)
     proto = {m['method']: m['protocol'] for m in rows}          # every departure from the paper named, with the paper's value
     assert 'image_size=32 (paper: 224)' in proto['dcsc'] and 'image_size=32 (paper: 64)' in proto['ghdcc']
     assert 'pretrain_epochs=1 (paper: 100)' in proto['nncc'] and 'EfficientNet-Lite0' in proto['icbpl']
     assert 'backbone=convnet_s (paper: resnet34)' in proto['dcsc'] and 'bt_epochs=1 (paper: 20)' in proto['icbpl']
-    assert len(summarize(rows)) == 5 and all(time_to_accuracy(m["curve"])["best_acc"] >= 0 for m in rows)
+    for name in method_names():                                 # each method's own overrides are named in its protocol
+        for k, v in get_method(name).gpu_slice['overrides'].items(): assert f'{k}={v}' in proto[name], (name, k, proto[name])
+    assert len(summarize(rows)) == len(method_names()) and all(time_to_accuracy(m["curve"])["best_acc"] >= 0 for m in rows)

@@ -1,24 +1,27 @@
 """Every method learns: each one, with its CPU preset, on a small labelled set, must score ACC above k-means on the same
-input, use every cluster, and put no more than 3/K of the images in one cluster. A collapse, or a training bug that
+input, use every cluster, and put no more than 3/K of the images in one cluster. The methods and their settings come
+from the registry (each class's `test_settings['learn']`), so a new method is tested here the day it is exported. A collapse, or a training bug that
 keeps a method from learning (such as BSC-IC's EMA target normalising with running statistics), fails here."""
 import collections, os
 from pathlib import Path
 import pytest
-from deepclust_nb.learner import fit
+from deepclust_nb.learner import fit, method_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get('DEEPCLUST_DATA') or ROOT.parent/'shared'/'data')
 MNIST = dict(dataset='mnist', split='test', subset=2000)   # 2,000 of the MNIST test digits, 28 px, stratified
 DIGITS = dict(dataset='digits')                           # the embedded 8×8 digits (1,797 images)
 
-# method: (data, what k-means runs on, the epochs of the test run: the CPU preset's other settings are kept)
-CASES = {
-    'dcsc':  (MNIST, dict(backbone='pixels'), dict(epochs=15)),
-    'ghdcc': (MNIST, dict(backbone='pixels'), dict(epochs=15)),
-    'bscic': (MNIST, dict(backbone='pixels'), dict(epochs=20)),
-    'nncc':  (MNIST, dict(backbone='pixels'), dict(epochs=8, pretrain_epochs=4)),
-    'icbpl': (DIGITS, dict(backbone='effnet_lite0'), dict()),                  # the preset's 100 epochs
-}
+DATA_SETS = dict(mnist=MNIST, digits=DIGITS)
+
+def case(method:str):
+    "(data, what k-means runs on, the test run's overrides of the cpu preset) from the method's test_settings['learn']."
+    from deepclust_nb.learner import get_method
+    t = dict(get_method(method).test_settings.get('learn') or {})
+    assert t, f"method '{method}' has no test_settings['learn']: say on which data (mnist or digits) and how long it must learn"
+    data = DATA_SETS[t.pop('data', 'mnist')]
+    base = dict(backbone=t.pop('baseline', 'pixels'))
+    return data, base, t
 
 def learned(pred, y_acc:float, base_acc:float, k:int) -> list:
     "What is wrong with a run's final clusters `pred` (ACC `y_acc`) against k-means' ACC `base_acc`: [] when nothing."
@@ -39,9 +42,9 @@ def test_the_check_catches_collapse():
     assert any('in one cluster' in p for p in learned(half, .9, .5, k))
     assert any('clusters are used' in p for p in learned([i % 4 for i in range(1000)], .9, .5, k))
 
-@pytest.mark.parametrize('method', list(CASES))
+@pytest.mark.parametrize('method', method_names())      # every registered deep method
 def test_method_learns(method, tmp_path):
-    data, base, run = CASES[method]
+    data, base, run = case(method)
     if data['dataset'] == 'mnist' and not (DATA/'mnist').exists():
         if os.environ.get('CI'): pytest.fail(f"the MNIST files are missing from {DATA}: CI must have them")
         pytest.skip('MNIST not found (set DEEPCLUST_DATA)')

@@ -4,12 +4,11 @@ import os
 from pathlib import Path
 import pytest
 from deepclust_nb.core import quote_in_text
-from deepclust_nb.learner import COMMON, get_method, load_methods, preset_defaults, method_hp
+from deepclust_nb.learner import COMMON, get_method, load_methods, preset_defaults, method_hp, method_names, missing_help, _coerce
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS = Path(os.environ.get('DEEPCLUST_PAPERS') or ROOT.parent/'shared'/'papers')
-METHODS = ['icbpl', 'dcsc', 'ghdcc', 'bscic', 'nncc']
-load_methods()
+METHODS = method_names()        # every registered deep method
 
 @pytest.mark.parametrize('name', METHODS)
 def test_trace_is_the_preset(name):
@@ -26,9 +25,10 @@ def test_trace_is_the_preset(name):
 @pytest.mark.parametrize('name', METHODS)
 def test_quotes_are_in_the_paper(name):
     cls = get_method(name)
-    f = PAPERS/cls.paper
-    if not f.exists(): pytest.skip(f'{f} not found (DEEPCLUST_PAPERS)')
-    text = f.read_text()
+    files = [PAPERS/f for f in ([cls.paper] if cls.paper else cls.quoted_papers)]   # CC: quoted from DCSC's and GHDCC's papers
+    assert files, f"{name} names no paper to quote from (paper or quoted_papers)"
+    if not all(f.exists() for f in files): pytest.skip(f'{files} not found (DEEPCLUST_PAPERS)')
+    text = '\n'.join(f.read_text() for f in files)
     missing = [(k, q) for k, q, *_ in cls.paper_trace if not q.startswith('decided:') and not quote_in_text(q, text)]
     assert missing == []
     assert not quote_in_text('the number of clusters for Tiny-ImageNet to 7000', text)   # the look-up can fail
@@ -55,3 +55,17 @@ def test_icbpl_paper_input_is_224():
         m = ICBPL(hp, 10, 3, 32)
         sizes[preset] = [mod.size for mod in m.backbone.modules() if isinstance(mod, Resize)]
     assert sizes == {'paper': [224], 'cpu': [96]}
+
+@pytest.mark.parametrize('name', method_names(deep=False))
+def test_every_parameter_has_help(name):
+    "Every parameter of every registered method has help text (`deepclust list --params`): a comment beside it in `defaults`."
+    assert missing_help(name) == [], f"{name}: no help text for {missing_help(name)}: add a comment beside each key of defaults"
+
+@pytest.mark.parametrize('name', method_names(deep=False))
+def test_numeric_defaults_parse_from_the_command_line(name):
+    "Every numeric setting takes an integer, a decimal and 'none' from the command line, whatever its default's literal type."
+    hp = preset_defaults(name, 'paper')
+    for k, v in hp.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)): continue
+        assert _coerce('0.5', v) == 0.5 and _coerce('3', v) == 3 and _coerce('none', v) is None, k
+        assert _coerce('1e-3', v) == 1e-3, k

@@ -18,7 +18,14 @@ def smoke(tmp_path_factory):
     return out, code
 
 def test_smoke_plan_covers_every_method():
-    assert {r.method for r in RUNS} == {'kmeans', 'icbpl', 'dcsc', 'ghdcc', 'bscic', 'nncc'}
+    from deepclust_nb.learner import method_names
+    assert {r.method for r in RUNS} == set(method_names(deep=False))      # every registered method, through '*'
+
+@pytest.mark.parametrize('plan', ['smoke', 'cpu', 'frozen', 'gpu'])
+def test_reference_plans_cover_every_method(plan):
+    "The shipped reference plans list their methods through the registry: every deep method is in each (ICBPL's cpu rows are its frozen ones)."
+    from deepclust_nb.learner import method_names
+    assert set(method_names()) <= {r.method for r in expand_plan(load_plan(plan))}
 
 def test_smoke_plan_succeeds(smoke):
     out, code = smoke
@@ -66,3 +73,25 @@ def test_shipped_plan_is_valid(plan):
     assert runs and len({r.name for r in runs}) == len(runs)        # run folders never collide
     for r in runs:   # None is dropped by the notebook's parameter cell: the preset's value
         method_hp(r.method, dataset=r.dataset, seed=r.seed, **{k: v for k, v in r.params.items() if v is not None})
+
+def test_a_new_method_is_in_every_registry_list():
+    "A method registered anywhere (a notebook, a user's module) is in the plans, the paper table and the method table at once."
+    import torch.nn as nn
+    from deepclust_nb.learner import Method, register_method, method_names, METHODS
+    from deepclust_nb.reproduce import paper_numbers, methods_markdown
+    class Extra(Method):
+        name, predicts, title = 'extra_method', 'head', 'a method added by a user'
+        paper_results = {'cifar10': (.5, .4, .3)}
+        defaults = dict(epochs=1)       # epochs
+        def __init__(self, *a):
+            super().__init__(*a); self.head = nn.Linear(4, self.n_clusters)
+        def embed_h(self, h): return h.flatten(1)
+        def probs_h(self, h): return self.head(h.flatten(1)).softmax(1)
+        def step(self, xb, idx, learn): return dict(loss=self.probs(xb).sum())
+    register_method(Extra)
+    try:
+        assert 'extra_method' in method_names()
+        assert 'extra_method' in {r.method for r in expand_plan(load_plan('smoke'))}
+        assert paper_numbers('extra_method', 'cifar10')[0] == (.5, .4, .3)
+        assert '| `extra_method` | a method added by a user | – |' in methods_markdown()
+    finally: METHODS.pop('extra_method')

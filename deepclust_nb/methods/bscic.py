@@ -152,6 +152,12 @@ class BSCIC(Method):
     "BSC-IC: BYOL-style clustering with KL losses, a WGAN-GP critic on assignments and cluster self-correlation."
     name = 'bscic'
     paper = '003_ae2a036f2d042f14.txt'
+    title = 'BYOL-style clustering with WGAN-GP and cluster correlation (Electronics 2023)'
+    paper_results = {'cifar10': (.753, .681, .592), 'cifar100_20': (.403, .397, .232), 'imagenet10': (.901, .861, .829),
+                     'tiny_imagenet': (.157, .352, .085), 'mnist': (.996, .982, .979), 'fashion_mnist': (.782, .723, .639)}
+    test_settings = dict(learn=dict(data='mnist', epochs=20), distributed=dict())
+    gpu_slice = dict(overrides=dict(), seconds=30, arch='resnet18')               # ResNet-18 at 32 px is the paper's
+    gpu_plan = [dict(datasets=['cifar10', 'fashion_mnist'])]
     defaults = dict(backbone='resnet18',  # ResNet-18 from scratch (paper)
                     epochs=100,       # training epochs (the paper gives none; decided)
                     batch_size=64,    # images per step (paper: 64; Fig. 2 sweeps 64-256)
@@ -176,13 +182,17 @@ class BSCIC(Method):
         if not any(hp[k] for k in ('use_si', 'use_mi', 'use_il', 'use_clu')):
             raise DeepClustError("every loss term of BSC-IC is switched off", "keep at least one of use_si, use_mi, use_il, use_clu")
         self.alphas = {k: float(hp[k]) if hp[k] is not None else v for k, v in paper_alphas(channels).items()}
-        self.online = AssignNet(self.build_backbone(), n_clusters, hp['head_hidden'])
+        self.online = AssignNet(self.backbone, n_clusters, hp['head_hidden'])   # the online network holds Method.__init__'s backbone
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.critic = critic_mlp(n_clusters) if hp['use_il'] else None
-        self.views = (views_for(channels, image_size, None if hp['views'] == 'auto' else hp['views']) if hp['views'] else
-                      Views(image_size, 'gray', flip=True, affine=False, jitter=False, blur=False) if channels == 1
-                      else Views(image_size, 'simclr', blur=False))
         self.critic_opt = None
+
+    def build_views(self):
+        "The paper's augmentations: crop + flip for grayscale images, and colour distortion + grayscale for colour ones (or the `views` preset)."
+        hp, ch, size = self.hp, self.channels, self.image_size
+        if hp['views']: return views_for(ch, size, None if hp['views'] == 'auto' else hp['views'])
+        return (Views(size, 'gray', flip=True, affine=False, jitter=False, blur=False) if ch == 1
+                else Views(size, 'simclr', blur=False))
 
     def setup(self, learn):
         if self.critic is not None: self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.hp['critic_lr'])
@@ -227,8 +237,7 @@ class BSCIC(Method):
         return {**out, **logs}
 
     def after_step(self, learn): ema_update(self.target, self.online, self.hp['tau_ema'])
-    @property
-    def backbone(self): return self.online.backbone
+    predicts = 'head'        # the argmax of the online network's assignments
     def probs_h(self, h): return self.online.forward_h(h)
     def embed_h(self, h): return h.flatten(1).float()
 

@@ -135,6 +135,12 @@ class DCSC(Method):
     "DCSC: FLC + CLC + SLC + λ·CR on two views, with an asymmetric semantic branch and optional over-clustering."
     name = 'dcsc'
     paper = '001_31275e885df67bdf.txt'
+    title = 'Zhang et al., KBS 2022 — feature/cluster/semantic contrast'
+    paper_results = {'cifar10': (.798, .704, .644), 'cifar100_20': (.469, .452, .293), 'stl10': (.865, .792, .749),
+                     'imagenet10': (.904, .867, .838), 'imagenet_dogs': (.443, .462, .299), 'tiny_imagenet': (.171, .358, .073)}
+    test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
+    gpu_slice = dict(overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34 and the 70-cluster head kept
+    gpu_plan = [dict(datasets=['cifar10'], params=dict(backbone='resnet18', image_size=32))]   # the GPU plan: paper preset + these overrides
     defaults = dict(backbone='resnet34',  # ResNet-34 trained from scratch (paper)
                     image_size=224,       # every image resized to 224 px (paper)
                     epochs=1000,          # training epochs (paper: 1,000)
@@ -162,13 +168,11 @@ class DCSC(Method):
         if hp['overcluster'] < 0 or hp['overcluster'] == 1:
             raise DeepClustError(f"overcluster={hp['overcluster']} is not a number of clusters",
                                  "use 0 (off) or a number >= 2, e.g. 70 as in the paper")
-        self.backbone = self.build_backbone()
-        d, bn = self.backbone.out_dim, hp['bn']
+        d, bn = self.backbone.out_dim, hp['bn']          # Method.__init__ built the backbone and the views
         self.fproj = projection_head(d, hp['feat_dim'], hidden=d, bn=bn) if hp['use_flc'] else None
         kw = dict(use_clc=hp['use_clc'], use_slc=hp['use_slc'], use_predictor=hp['use_predictor'], bn=bn)
         self.heads = DCSCHeads(d, n_clusters, **kw)
         self.over = DCSCHeads(d, hp['overcluster'], **kw) if hp['overcluster'] else None
-        self.views = views_for(channels, image_size, hp['views'])
 
     def forward_heads(self, h) -> dict:
         "Every head's output for backbone features `h` of a batch of (augmented) images."
@@ -187,6 +191,8 @@ class DCSC(Method):
         return dcsc_loss(a, b, hp['use_flc'], hp['use_clc'], hp['use_slc'], hp['tau_flc'], hp['tau_clc'],
                          hp['tau_slc'], hp['lam_cr'], hp['slc_sim'])
 
+    @property
+    def predicts(self): return 'head' if self.hp['use_clc'] or self.hp['use_slc'] else 'kmeans'   # no cluster head: k-means on Fproj
     def embed_h(self, h): return (self.fproj(h) if self.fproj is not None else h).float()
     def probs_h(self, h): return self.heads.probs(h)
 

@@ -152,6 +152,11 @@ class GHDCC(Method):
     "GHDCC: backbone → GCN projectors on a thresholded kNN batch graph; instance + cluster contrast, MSE and mixup CE."
     name = 'ghdcc'
     paper = '002_3d8a2396acd7e895.txt'
+    title = 'graph-convolutional projectors + mixup views'
+    paper_results = {'imagenet10': (.913, None, None)}
+    test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(image_size=None, feat_dim=16, kmeans_n_init=1))
+    gpu_slice = dict(overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34, mixed graph, k-means prediction kept
+    gpu_plan = [dict(datasets=['imagenette'])]                                    # the paper's 64 px, ResNet-34
     defaults = dict(backbone='resnet34',  # ResNet-34 from scratch (paper)
                     image_size=64,        # input side (paper: 64 px)
                     epochs=500,           # training epochs (paper: 500)
@@ -187,12 +192,10 @@ class GHDCC(Method):
              "use a value in [-1, 1], e.g. 0.5 (-1 keeps every kNN edge)")
         need(0 <= hp['mix_lam'] <= 1, f"mix_lam={hp['mix_lam']} is outside [0, 1]", "use e.g. --mix-lam 0.7")
         need(hp['tau1'] > 0 and hp['tau2'] > 0, "the temperatures tau1 and tau2 must be > 0", "use e.g. 0.5 and 1.0")
-        self.backbone = self.build_backbone()
-        d = hp['feat_dim']
+        d = hp['feat_dim']                               # Method.__init__ built the backbone and the views
         self.fc = nn.Linear(self.backbone.out_dim, d)
         self.gcn1 = GCN((d, d, d))
         self.gcn2 = GCN((d, d, n_clusters))
-        self.views = views_for(channels, image_size, hp['views'])
 
     def encode(self, x): "Features H (B, feat_dim) of images."; return self.fc(self.backbone(x))
 
@@ -229,8 +232,10 @@ class GHDCC(Method):
         return self.graph_heads(self.fc(h), 1, mode)
     def infer(self, xb): "`infer_h` of images."; return self.infer_h(self.backbone(xb))
 
+    @property
+    def predicts(self): return 'head' if self.hp['predict'] == 'argmax' else 'kmeans'   # argmax of Y, or k-means on Z (the paper)
     def embed_h(self, h): return self.infer_h(h)[0]
-    def probs_h(self, h): return self.infer_h(h)[1] if self.hp['predict'] == 'argmax' else None
+    def probs_h(self, h): return self.infer_h(h)[1]
 
     @torch.no_grad()
     def embed_all(self, x, device, batch_size=512, to_float=None, rows=None, autocast=None):

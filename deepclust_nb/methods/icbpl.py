@@ -149,6 +149,14 @@ class ICBPL(Method):
     "ICBPL: pretrained backbone + MLP to a sphere with fixed evenly-spread centroids; four latent-space losses."
     name = 'icbpl'
     paper = '000_4e7f931643a9ac7c.txt'
+    title = 'Hu, Zhu, Wang — pretrained encoder + PEDCC centroids'
+    paper_results = {'cifar10': (.895, .813, None), 'cifar100_20': (.527, .502, None), 'stl10': (.905, .753, None)}
+    test_settings = dict(learn=dict(data='digits', baseline='effnet_lite0'),     # the preset's 100 epochs on frozen features
+                         distributed=dict(backbone='effnet_lite0', finetune='none', feature_views=2, n_neighbours=2, hidden=32),
+                         distributed_steps={'finetune': dict(finetune='all', backbone='convnet')})   # fine-tuning through the views
+    gpu_slice = dict(overrides=dict(bt_epochs=1, subset=10000), seconds=35, arch='effnet_lite0', stage='bt_epochs',
+                     note='EfficientNet-Lite0 (ImageNet) stands in for the Barlow Twins ResNet-50, whose weights are not available offline')
+    gpu_plan = [dict(datasets=['cifar10', 'imagenette'], params=dict(finetune='last2'))]   # EfficientNet-Lite0 stands in for the Barlow Twins ResNet-50
     defaults = dict(backbone='effnet_lite0',  # pretrained encoder (paper: Barlow Twins ResNet-50, resnet50_barlow, needs its checkpoint)
                     epochs=420,          # training epochs, the Barlow Twins stage included (paper: 400 iterations of clustering after it)
                     batch_size=100,      # images per step (paper: 100)
@@ -191,7 +199,6 @@ class ICBPL(Method):
         self.use_aug, self.use_knn = bool(hp['use_aug']), bool(hp['use_knn']) and hp['n_neighbours'] > 0
         need(hp['use_mmd'] or self.use_aug or self.use_knn or hp['use_mincos'], "every ICBPL loss term is switched off",
              "switch on at least one of use_mmd, use_aug, use_knn, use_mincos")
-        self.backbone = self.build_backbone()
         need(not self.frozen or (hp['feature_views'] >= 1 or not (self.use_aug or hp['bt_epochs'])),
              f"feature_views={hp['feature_views']} leaves Loss2 (and Barlow Twins) no augmented views",
              "use --feature-views 1 or more (or --use-aug false)")
@@ -201,7 +208,6 @@ class ICBPL(Method):
         self.register_buffer('pedcc', pedcc(n_clusters, dim))               # fixed centroids, never trained
         self.head = mlp([(self.backbone.out_dim, hp['hidden'], False, True), (hp['hidden'], dim, False, False)])
         self.register_buffer('nbr_idx', torch.zeros(0, hp['n_neighbours'], dtype=torch.long))
-        self.views = views_for(channels, image_size, hp['views'])
         self._epoch = 0
 
     def build_backbone(self):
@@ -214,6 +220,7 @@ class ICBPL(Method):
         return set_trainable(bb, hp['finetune'])
 
     def encode(self, h): "Latent features: MLP on backbone features, L2-normalised."; return F.normalize(self.head(h), dim=1)
+    predicts = 'head'        # eq. 8: the nearest PEDCC centroid (argmax of probs_h)
     def embed_h(self, h): return self.encode(h)
     def probs_h(self, h): return pedcc_probs(self.encode(h), self.pedcc, self.hp['temperature'])
 

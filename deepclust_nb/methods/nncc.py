@@ -103,6 +103,15 @@ class NNCC(Method):
     "Nearest Neighbor Contrastive Clustering: SimCLR, then contrast with augmentation + FINCH positives; k-means."
     name = 'nncc'
     paper = '004_f1852ce35245cd3d.txt'
+    title = 'Xu et al., KBS 2022 — contrastive learning + FINCH neighbours'
+    paper_results = {'cifar10': (.819, .737, None), 'cifar100_20': (.438, .421, None), 'stl10': (.725, .616, None),
+                     'imagenet10': (.751, .683, None), 'imagenet_dogs': (.401, .372, None), 'tiny_imagenet': (.141, .333, None)}
+    test_settings = dict(learn=dict(data='mnist', epochs=8, pretrain_epochs=4),
+                         distributed=dict(T=2, pretrain_epochs=0, kmeans_n_init=1, feat_dim=16, proj_hidden=32),
+                         distributed_steps={'simclr': dict(pretrain_epochs=1)},   # the SimCLR stage's step too
+                         frozen=dict(pretrain_epochs=1, T=2))
+    gpu_slice = dict(overrides=dict(pretrain_epochs=1), seconds=45, arch='resnet18', stage='pretrain_epochs')   # so the NNCC stage runs
+    gpu_plan = [dict(datasets=['cifar10'])]                                       # 100 SimCLR epochs (decided), then NNCC
     defaults = dict(backbone='resnet18',      # ResNet-18 from scratch (paper)
                     epochs=520,               # all epochs, SimCLR stage included (decided: 100 + the 420 of the paper's Fig. 5)
                     pretrain_epochs=100,      # SimCLR epochs before the NNCC stage (the paper gives none; decided)
@@ -132,12 +141,11 @@ class NNCC(Method):
         if not (hp['use_aug_neighbours'] or hp['use_finch']):
             raise DeepClustError("use_aug_neighbours=False and use_finch=False leave no positives",
                                  "switch on at least one of them")
-        self.backbone = self.build_backbone()
-        self.head = projection_head(self.backbone.out_dim, hp['feat_dim'], hidden=hp['proj_hidden'])
-        self.views = views_for(channels, image_size, hp['views'])
+        self.head = projection_head(self.backbone.out_dim, hp['feat_dim'], hidden=hp['proj_hidden'])   # on Method.__init__'s backbone
         self.register_buffer('kappa', torch.zeros(0, dtype=torch.long))   # FINCH first neighbours of the data set
         self.precision = self.pixel_precision = None
 
+    predicts = 'kmeans'      # clusters: k-means on the normalised features (Algorithm 1, step 13)
     def embed_h(self, h): return F.normalize(self.head(h).float(), dim=1)
 
     def setup(self, learn):
