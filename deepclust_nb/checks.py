@@ -8,7 +8,6 @@ import math, tempfile, shutil
 from pathlib import Path
 import numpy as np
 import torch
-from .core import DeepClustError
 from .learner import (method_hp, get_method, load_data, Learner, _make_optimizer, _n_clusters, forward_backward,
                                   epoch_seed, fit, Run)
 

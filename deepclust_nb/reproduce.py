@@ -15,7 +15,8 @@ from .core import DeepClustError, atomic_write_text, atomic_save_json, runs_dir
 __all__ = ['STAND_INS', 'plans_dir', 'load_plan', 'PlanRun', 'override_tag', 'expand_plan', 'notebooks_dir', 'method_notebook',
            'execute_run', 'reproduce', 'paper_table', 'paper_numbers', 'collect_metrics', 'summarize',
            'report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown',
-           'time_to_accuracy', 'time_markdown', 'results_markdown', 'methods_markdown']
+           'time_to_accuracy', 'time_markdown', 'results_markdown', 'paper_ablations_markdown', 'methods_markdown',
+           'slice_markdown']
 
 # %% ../nbs/40_reproduce.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -366,6 +367,18 @@ def results_markdown(root, # folder of result files (e.g. `results/`)
     if any(m.get('curve') for m in rows): md += '\n**Time to accuracy**\n\n' + time_markdown(rows)
     return md
 
+# %% ../nbs/40_reproduce.ipynb #f4dc47be
+def _num(v): return '–' if v is None else f"{v:.3f}"
+
+def paper_ablations_markdown(cls) -> str:
+    "The paper's ablation rows of method class `cls` (`paper_ablations`) as a Markdown table."
+    rows = getattr(cls, 'paper_ablations', None) or []
+    if not rows: return '_The paper reports no ablation study._'
+    sw = lambda p: 'not expressible' if p is None else (', '.join(f"`{k}={v}`" for k, v in p.items()) or 'the full method')
+    return ('| table | row | our switches | data set | ACC | NMI | ARI |\n|---|---|---|---|---|---|---|\n' +
+            '\n'.join(f"| {r['table']} | {r['row']} | {sw(r['params'])} | {r['dataset']} | " + ' | '.join(_num(v) for v in r['paper']) + ' |'
+                       for r in rows) + '\n')
+
 # %% ../nbs/40_reproduce.ipynb #08cab6f8
 def methods_markdown() -> str:
     "The table of registered methods (name, paper, notebook) in notebook order, for the README."
@@ -377,3 +390,17 @@ def methods_markdown() -> str:
         rows.append((nb or f'~{m}', m, get_method(m).title))
     return '| method | paper | notebook |\n|---|---|---|\n' + '\n'.join(
         f"| `{m}` | {t} | " + (f"`nbs/{nb}` |" if not nb.startswith('~') else '– |') for nb, m, t in sorted(rows)) + '\n'
+
+def slice_markdown() -> str:
+    "The GPU slice's runs (each registered method's `gpu_slice`): the overrides of its paper preset, with the paper's values, and what is kept."
+    from deepclust_nb.learner import method_names, get_method, preset_defaults
+    lines = ['| run | overrides of the paper preset | kept from the paper |', '|---|---|---|']
+    for m in method_names():
+        cls = get_method(m)
+        s, paper = cls.gpu_slice, preset_defaults(m, 'paper')
+        src = {k: 'decided' if 'decided' in (q[:8], str(note)[:7]) else 'paper'    # the paper's value, or one decided where it is silent
+               for k, q, _, note in getattr(cls, 'paper_trace', [])}
+        ov = ', '.join(f"`{k}={v}`" + (f" ({src.get(k, 'paper')}: {paper[k]})" if paper.get(k) is not None else '')
+                       for k, v in s.get('overrides', {}).items())
+        lines.append(f"| `{m}` | {ov or 'none'} | {s.get('kept', '')} |")
+    return '\n'.join(lines) + '\n'

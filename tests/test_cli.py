@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from deepclust_nb.cli import main
-from deepclust_nb.learner import METHODS, load_methods
+from deepclust_nb.learner import load_methods
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 import pytest
 from deepclust_nb.core import quote_in_text
-from deepclust_nb.learner import COMMON, get_method, load_methods, preset_defaults, method_hp, method_names, missing_help, _coerce
+from deepclust_nb.learner import COMMON, get_method, preset_defaults, method_hp, method_names, missing_help, _coerce
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS = Path(os.environ.get('DEEPCLUST_PAPERS') or ROOT.parent/'shared'/'papers')
@@ -69,3 +69,15 @@ def test_numeric_defaults_parse_from_the_command_line(name):
         if isinstance(v, bool) or not isinstance(v, (int, float)): continue
         assert _coerce('0.5', v) == 0.5 and _coerce('3', v) == 3 and _coerce('none', v) is None, k
         assert _coerce('1e-3', v) == 1e-3, k
+
+@pytest.mark.parametrize('name', [m for m in METHODS if getattr(get_method(m), 'paper_ablations', None)])
+def test_paper_ablations_are_the_papers(name):
+    "Each row of a paper's ablation table stored on the class: its line occurs in the paper, and its switches are valid settings."
+    cls = get_method(name)
+    for r in cls.paper_ablations:
+        assert set(r) == {'table', 'row', 'params', 'dataset', 'paper', 'quote'} and len(r['paper']) == 3, r
+        if r['params'] is not None: method_hp(name, **r['params'])
+    f = PAPERS/cls.paper
+    if not f.exists(): pytest.skip(f'{f} not found (DEEPCLUST_PAPERS)')
+    text = f.read_text()
+    assert [r['row'] for r in cls.paper_ablations if not quote_in_text(r['quote'], text)] == []

@@ -2,15 +2,9 @@
 CIFAR-10 (60,000 images, bf16 autocast, channels-last) for a fixed budget of training seconds, with every budget-driven
 departure from the paper an explicit, named override. The list comes from the registry: each method class's
 `gpu_slice` holds its overrides, its seconds and the bare loop it is compared with (the protocol string of each result
-names every override):
+names every override). The README's GPU table is made from the same attributes
+(`deepclust_nb.reproduce.slice_markdown`): the list of runs lives in one place, the method classes.
 
-    bscic  paper                                               ResNet-18 at 32 px is the paper's
-    cc     paper; overrides: image_size=32 (paper: 224)        ResNet-34, as DCSC and GHDCC describe CC
-    dcsc   paper; overrides: image_size=32 (paper: 224)        ResNet-34 and the 70-cluster over-clustering head kept
-    ghdcc  paper; overrides: image_size=32 (paper: 64)         ResNet-34, mixed graph, k-means prediction kept
-    icbpl  paper; overrides: bt_epochs=1 (paper: 20, decided), subset=10000
-           EfficientNet-Lite0 stands in for the Barlow Twins ResNet-50 (no weights offline); 224-px input, all layers
-    nncc   paper; overrides: pretrain_epochs=1 (paper: 100)    so the NNCC stage (T = 9 views, FINCH positives) runs
 All: epochs = as many as the budget allows (time_budget), seed 0. Before them: a bare loop of each architecture the
 runs use (ResNet-18 and ResNet-34 at 32 px, EfficientNet-Lite0 at 224 px with `finetune` all and last2), the limit
 each run's throughput is measured against (ICBPL against EfficientNet-Lite0 at 224, not ResNet-18 at 32), with the

@@ -16,9 +16,9 @@ TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
 
 def _tables(src:str) -> str:
     "Replace each table marker by the table `deepclust report results --out results/report` wrote, and the methods marker by the registry's table."
-    if '<!-- methods-table -->' in src:
-        from deepclust_nb.reproduce import methods_markdown
-        src = src.replace('<!-- methods-table -->', methods_markdown().strip())
+    from deepclust_nb.reproduce import methods_markdown, slice_markdown
+    for mark, make in (('<!-- methods-table -->', methods_markdown), ('<!-- gpu-slice-table -->', slice_markdown)):
+        if mark in src: src = src.replace(mark, make().strip())     # made from the method registry
     for mark, path in TABLES.items():
         if mark in src:
             table = path.read_text().strip() if path.exists() else '_No result files yet._'

@@ -5,7 +5,7 @@
 # %% ../../nbs/36_methods.cc.ipynb #9844178e
 from __future__ import annotations
 import math
-import torch, torch.nn as nn
+import torch
 from ..core import DeepClustError
 from ..learner import Method, register_method
 from ..heads import projection_head, ClusterHead
@@ -82,7 +82,8 @@ class CC(Method):
                     tau_clu=1.0)          # temperature τ_C of L_clu (decided: CC's 1.0)
     presets = dict(cpu=dict(backbone='convnet_s', image_size=None, epochs=20, batch_size=64, lr=1e-3, bn=True))
     test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
-    gpu_slice = dict(overrides=dict(image_size=32), seconds=30, arch='resnet34')
+    gpu_slice = dict(kept='ResNet-34, both terms, heads without BatchNorm',
+                     overrides=dict(image_size=32), seconds=30, arch='resnet34')
     gpu_plan = [dict(datasets=['cifar10'], params=dict(image_size=32))]
 
     def __init__(self, hp, n_clusters, channels, image_size):

@@ -8,7 +8,6 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
 from ..learner import Method, register_method
 from ..heads import projection_head, ClusterHead, predictor
-from ..views import views_for
 from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, js_div, kl_div
 from ..distributed import gather_with_grad
 
@@ -139,7 +138,8 @@ class DCSC(Method):
     paper_results = {'cifar10': (.798, .704, .644), 'cifar100_20': (.469, .452, .293), 'stl10': (.865, .792, .749),
                      'imagenet10': (.904, .867, .838), 'imagenet_dogs': (.443, .462, .299), 'tiny_imagenet': (.171, .358, .073)}
     test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
-    gpu_slice = dict(overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34 and the 70-cluster head kept
+    gpu_slice = dict(kept='ResNet-34, the 70-cluster over-clustering head',
+                     overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34 and the 70-cluster head kept
     gpu_plan = [dict(datasets=['cifar10'], params=dict(backbone='resnet18', image_size=32))]   # the GPU plan: paper preset + these overrides
     defaults = dict(backbone='resnet34',  # ResNet-34 trained from scratch (paper)
                     image_size=224,       # every image resized to 224 px (paper)
@@ -217,4 +217,40 @@ DCSC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the p
     ('bn', "In non-linear projection heads, batch normalization (BN) [55] was used to accelerate the training process and increase clustering efficiency.", True, ''),
     ('use_predictor', "a semantic-level swapped prediction head consisting of a $Sproj$ and a $Spred$, which is used to learn the semantic distribution of instances.", True, ''),
     ('use_flc', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 2'), ('use_clc', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 2'), ('use_slc', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 2'),
+]
+
+# %% ../../nbs/32_methods.dcsc.ipynb #71183ce4
+DCSC.paper_ablations = [   # the paper's ablation tables row by row: our switches, its data set, (ACC, NMI, ARI), the printed line
+    dict(table='Table 2', row='DCSC', params={}, dataset='cifar10', paper=(0.798, 0.704, 0.644),
+         quote='CIFAR-10\tDCSC\t0.704 0.798 0.644'),
+    dict(table='Table 2', row='DCSC w/o FLC loss', params={'use_flc': False}, dataset='cifar10', paper=(0.694, 0.611, 0.523),
+         quote='\tDCSC w/o FLC loss\t0.611 0.694 0.523'),
+    dict(table='Table 2', row='DCSC w/o CLC loss', params={'use_clc': False}, dataset='cifar10', paper=(0.761, 0.673, 0.625),
+         quote='\tDCSC w/o CLC loss\t0.673 0.761 0.625'),
+    dict(table='Table 2', row='DCSC w/o SLC loss', params={'use_slc': False}, dataset='cifar10', paper=(0.745, 0.657, 0.578),
+         quote='\tDCSC w/o SLC loss\t0.657 0.745 0.578'),
+    dict(table='Table 2', row='DCSC', params={}, dataset='imagenet10', paper=(0.904, 0.867, 0.838),
+         quote='ImageNet-10\tDCSC\t0.867 0.904 0.838'),
+    dict(table='Table 2', row='DCSC w/o FLC loss', params={'use_flc': False}, dataset='imagenet10', paper=(0.895, 0.857, 0.824),
+         quote='\tDCSC w/o FLC loss\t0.857 0.895 0.824'),
+    dict(table='Table 2', row='DCSC w/o CLC loss', params={'use_clc': False}, dataset='imagenet10', paper=(0.89, 0.851, 0.819),
+         quote='\tDCSC w/o CLC loss\t0.851 0.890 0.819'),
+    dict(table='Table 2', row='DCSC w/o SLC loss', params={'use_slc': False}, dataset='imagenet10', paper=(0.896, 0.86, 0.831),
+         quote='\tDCSC w/o SLC loss\t0.860 0.896 0.831'),
+    dict(table='Table 3', row='BN in MLP: No', params={'bn': False}, dataset='cifar10', paper=(0.796, 0.702, 0.641),
+         quote='CIFAR10\tNo\t0.796\t0.702\t0.641'),
+    dict(table='Table 3', row='BN in MLP: Yes', params={}, dataset='cifar10', paper=(0.798, 0.704, 0.644),
+         quote='\tYes\t0.798\t0.704\t0.644'),
+    dict(table='Table 3', row='BN in MLP: No', params={'bn': False}, dataset='cifar100_20', paper=(0.463, 0.488, 0.289),
+         quote='CIFAR100\tNo\t0.463\t0.488\t0.289'),
+    dict(table='Table 3', row='BN in MLP: Yes', params={}, dataset='cifar100_20', paper=(0.469, 0.452, 0.293),
+         quote='\tYes\t0.469\t0.452\t0.293'),
+    dict(table='Table 4', row='DCSC', params={}, dataset='cifar100_20', paper=(0.469, 0.452, 0.293),
+         quote='DCSC\t0.469 0.452 0.293\t0.904 0.867 0.838'),
+    dict(table='Table 4', row='DCSC w/o Spred head', params={'use_predictor': False}, dataset='cifar100_20', paper=(0.449, 0.44, 0.278),
+         quote='DCSC w/o Spread head\t0.449 0.440 0.278\t0.890 0.861 0.824'),
+    dict(table='Table 4', row='DCSC', params={}, dataset='imagenet10', paper=(0.904, 0.867, 0.838),
+         quote='DCSC\t0.469 0.452 0.293\t0.904 0.867 0.838'),
+    dict(table='Table 4', row='DCSC w/o Spred head', params={'use_predictor': False}, dataset='imagenet10', paper=(0.89, 0.861, 0.824),
+         quote='DCSC w/o Spread head\t0.449 0.440 0.278\t0.890 0.861 0.824'),
 ]

@@ -10,7 +10,6 @@ from ..core import DeepClustError
 from ..learner import Method, register_method, PRETRAINED_BACKBONES
 from ..backbones import extract_features, make_backbone, set_trainable
 from ..heads import mlp
-from ..views import views_for
 from ..losses import fp32
 from ..distributed import gather_with_grad, on_main
 from ..neighbours import knn
@@ -154,7 +153,8 @@ class ICBPL(Method):
     test_settings = dict(learn=dict(data='digits', baseline='effnet_lite0'),     # the preset's 100 epochs on frozen features
                          distributed=dict(backbone='effnet_lite0', finetune='none', feature_views=2, n_neighbours=2, hidden=32),
                          distributed_steps={'finetune': dict(finetune='all', backbone='convnet')})   # fine-tuning through the views
-    gpu_slice = dict(overrides=dict(bt_epochs=1, subset=10000), seconds=35, arch='effnet_lite0', stage='bt_epochs',
+    gpu_slice = dict(kept='224-px input, all layers trained; EfficientNet-Lite0 stands in for the Barlow Twins ResNet-50',
+                     overrides=dict(bt_epochs=1, subset=10000), seconds=35, arch='effnet_lite0', stage='bt_epochs',
                      note='EfficientNet-Lite0 (ImageNet) stands in for the Barlow Twins ResNet-50, whose weights are not available offline')
     gpu_plan = [dict(datasets=['cifar10', 'imagenette'], params=dict(finetune='last2'))]   # EfficientNet-Lite0 stands in for the Barlow Twins ResNet-50
     defaults = dict(backbone='effnet_lite0',  # pretrained encoder (paper: Barlow Twins ResNet-50, resnet50_barlow, needs its checkpoint)
@@ -312,4 +312,48 @@ ICBPL.paper_trace = [   # (setting, the paper's sentence or "decided: …", the 
     ('temperature', "decided: a softmax temperature for `probs` only; the prediction (eq. 8, the nearest centroid) does not depend on it", 0.1, ''),
     ('eval_every', "decided: how often the run is evaluated, not a training setting", 5, ''),
     ('feature_views', "decided: used only with a frozen backbone (finetune none, the cpu preset), which the paper does not do", 2, ''),
+]
+
+# %% ../../nbs/31_methods.icbpl.ipynb #3a10f43e
+ICBPL.paper_ablations = [   # the paper's ablation tables row by row: our switches, its data set, (ACC, NMI, ARI), the printed line
+    dict(table='Table 4', row='M = 0', params={'finetune': 'last2', 'n_neighbours': 0}, dataset='stl10', paper=(0.608, None, None),
+         quote='0\t0.608'),
+    dict(table='Table 4', row='M = 1', params={'finetune': 'last2', 'n_neighbours': 1}, dataset='stl10', paper=(0.896, None, None),
+         quote='1\t0.896'),
+    dict(table='Table 4', row='M = 2', params={'finetune': 'last2', 'n_neighbours': 2}, dataset='stl10', paper=(0.897, None, None),
+         quote='2\t0.897'),
+    dict(table='Table 4', row='M = 3', params={'finetune': 'last2', 'n_neighbours': 3}, dataset='stl10', paper=(0.901, None, None),
+         quote='3\t0.901'),
+    dict(table='Table 4', row='M = 4', params={'finetune': 'last2'}, dataset='stl10', paper=(0.905, None, None),
+         quote='4\t<b>0.905</b>'),
+    dict(table='Table 4', row='M = 5', params={'finetune': 'last2', 'n_neighbours': 5}, dataset='stl10', paper=(0.904, None, None),
+         quote='5\t0.904'),
+    dict(table='Table 5', row='Euclidean distance', params={'finetune': 'last2', 'distance': 'euclidean'}, dataset='stl10', paper=(0.896, None, None),
+         quote='ACC\t0.896\t<b>0.905</b>'),
+    dict(table='Table 5', row='cosine distance', params={'finetune': 'last2'}, dataset='stl10', paper=(0.905, None, None),
+         quote='ACC\t0.896\t<b>0.905</b>'),
+    dict(table='Table 6', row='Loss1 only', params={'use_aug': False, 'use_knn': False, 'use_mincos': False}, dataset='cifar10', paper=(0.124, 0.113, None),
+         quote='CIFAR-10\t✓\t-\t-\t-\t0.124\t0.113'),
+    dict(table='Table 6', row='Loss1 + Loss2', params={'use_knn': False, 'use_mincos': False}, dataset='cifar10', paper=(0.785, 0.754, None),
+         quote='CIFAR-10\t✓\t✓\t-\t-\t0.785\t0.754'),
+    dict(table='Table 6', row='all four', params={}, dataset='cifar10', paper=(0.895, 0.813, None),
+         quote='CIFAR-10\t✓\t✓\t✓\t✓\t<b>0.895</b>\t<b>0.813</b>'),
+    dict(table='Table 6', row='Loss1 only', params={'finetune': 'last2', 'use_aug': False, 'use_knn': False, 'use_mincos': False}, dataset='stl10', paper=(0.186, 0.157, None),
+         quote='STL-10\t✓\t-\t-\t-\t0.186\t0.157'),
+    dict(table='Table 6', row='Loss1 + Loss2', params={'finetune': 'last2', 'use_knn': False, 'use_mincos': False}, dataset='stl10', paper=(0.798, 0.646, None),
+         quote='STL-10\t✓\t✓\t-\t-\t0.798\t0.646'),
+    dict(table='Table 6', row='all four', params={'finetune': 'last2'}, dataset='stl10', paper=(0.905, 0.753, None),
+         quote='STL-10\t✓\t✓\t✓\t✓\t<b>0.905</b>\t<b>0.753</b>'),
+    dict(table='Table 9', row='fine-tune the last two stages', params={'finetune': 'last2'}, dataset='cifar10', paper=(0.821, 0.783, None),
+         quote='<b>Barlow Twins (Last Two Conv Layers)</b>\t0.783\t0.821\t<b>0.753</b>\t<b>0.905</b>\t0.476\t0.489\t0.802\t0.745'),
+    dict(table='Table 9', row='fine-tune all layers', params={'finetune': 'all'}, dataset='cifar10', paper=(0.895, 0.813, None),
+         quote='<b>Barlow Twins (All Layers)</b>\t<b>0.813</b>\t<b>0.895</b>\t0.741\t0.895\t<b>0.502</b>\t<b>0.527</b>\t<b>0.831</b>\t<b>0.770</b>'),
+    dict(table='Table 10', row='neighbours re-mined every 10 epochs', params={'finetune': 'last2', 'refresh_every': 10}, dataset='stl10', paper=(0.891, None, None),
+         quote='STL-10\t0.891\t0.895\t<b>0.906</b>\t0.898'),
+    dict(table='Table 10', row='every 20', params={'finetune': 'last2', 'refresh_every': 20}, dataset='stl10', paper=(0.895, None, None),
+         quote='STL-10\t0.891\t0.895\t<b>0.906</b>\t0.898'),
+    dict(table='Table 10', row='every 30', params={'finetune': 'last2'}, dataset='stl10', paper=(0.906, None, None),
+         quote='STL-10\t0.891\t0.895\t<b>0.906</b>\t0.898'),
+    dict(table='Table 10', row='every 40', params={'finetune': 'last2', 'refresh_every': 40}, dataset='stl10', paper=(0.898, None, None),
+         quote='STL-10\t0.891\t0.895\t<b>0.906</b>\t0.898'),
 ]
