@@ -68,7 +68,7 @@ def losses_fall(method:str, # a registered method
             no_grad = [name for name, p in m.named_parameters()
                        if p.requires_grad and any(p is q for q in _opt_params(learn.opt)) and p.grad is None]
         learn.opt.step(); m.after_step(learn); learn.iter += 1
-        losses.append(float(t['loss'])); terms = set(t)
+        losses.append(float(t['loss'].detach())); terms = set(t)
     return dict(first=losses[0], last=losses[-1], terms=terms, no_grad=no_grad, losses=losses)
 
 def _opt_params(opt): return [q for g in opt.param_groups for q in g['params']]

@@ -49,5 +49,5 @@ def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
     assert 'pretrain_epochs=1 (paper: 100)' in proto['nncc'] and 'EfficientNet-Lite0' in proto['icbpl']
     assert 'backbone=convnet_s (paper: resnet34)' in proto['dcsc'] and 'bt_epochs=1 (paper: 20)' in proto['icbpl']
     for name in method_names():                                 # each method's own overrides are named in its protocol
-        for k, v in get_method(name).gpu_slice['overrides'].items(): assert f'{k}={v}' in proto[name], (name, k, proto[name])
+        for k in get_method(name).gpu_slice['overrides']: assert f'{k}=' in proto[name], (name, k, proto[name])   # --subset replaces the value
     assert len(summarize(rows)) == len(method_names()) and all(time_to_accuracy(m["curve"])["best_acc"] >= 0 for m in rows)
