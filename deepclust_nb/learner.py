@@ -268,7 +268,7 @@ def get_method(name:str):
     return METHODS.get(name)
 
 def method_names(deep:bool=True) -> list:
-    "Every registered method (loading the method modules first), in notebook order; `deep`: without the k-means baseline."
+    "Every registered method (loading the method modules first); `deep`: without the k-means baseline. Names starting with 'toy' (the notebooks' test doubles) are left out."
     load_methods()
     return [n for n, c in METHODS.items() if not (deep and c.baseline) and not n.startswith('toy')]
 
