@@ -8,6 +8,7 @@ import json, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))      # the method registry's tables come from the checkout's package
 
 TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
           '<!-- speed-table -->': ROOT/'results'/'report'/'speed.md',
