@@ -12,7 +12,7 @@ from .data import DATASETS, load_image_folder
 from .backbones import BACKBONES
 from .learner import (METHODS, load_methods, fit, get_method, assign, param_docs,
                       preset_defaults, RunStopped, CHECKPOINT_KEYS)
-from .reproduce import reproduce, report
+from .reproduce import reproduce, report, plan_listing
 from .distributed import is_main, shutdown
 
 # %% auto #0
@@ -53,6 +53,12 @@ def _parser():
     rp.add_argument('plan', help='a plan YAML file, or a shipped plan: smoke, cpu, gpu, ablations')
     rp.add_argument('--out', default=None, help='folder of the plan\'s runs (default: the plan\'s out, else runs/<plan>)')
     rp.add_argument('--report', action='store_true', help='write the report when done')
+    rp.add_argument('--jobs', type=int, default=1, help='runs at a time, each in its own process with cpu_count // jobs threads '
+                    '(e.g. 2 on a 2-core machine: two runs with one thread each)')
+    rp.add_argument('--only', action='append', default=None, metavar='RUN', help='make only this run of the plan (repeatable)')
+    rp.add_argument('--results', default=None, metavar='DIR', help="also copy each finished run's metrics to DIR/<method>/<run>.json")
+    rp.add_argument('--list', action='store_true', help="list the plan's runs (done or not) and exit")
+    rp.add_argument('--quiet', action='store_true', help='no progress lines')
     re = sub.add_parser('report', help='aggregate metrics files into a results table')
     re.add_argument('runs_dir', help='a folder of run folders (or of result files) to aggregate')
     re.add_argument('--out', default=None, help='folder for report.md/csv/png (default: RUNS_DIR)')
@@ -185,7 +191,9 @@ def main(argv=None):
         if ns.cmd == 'list': return cmd_list(ns.params)
         if ns.cmd == 'predict': predict(ns.run_dir, ns.images, ns.out, ns.device); return 0
         if ns.cmd == 'reproduce':
-            summ = reproduce(ns.plan, ns.out)
+            if ns.list:
+                print(plan_listing(ns.plan, ns.out)); return 0
+            summ = reproduce(ns.plan, ns.out, quiet=ns.quiet, jobs=ns.jobs, only=ns.only, results=ns.results)
             print(f"plan {summ['plan']}: {len(summ['done'])} done, {len(summ['skipped'])} already done, "
                   f"{len(summ['failed'])} failed → {summ['out']}")
             if ns.report: report(summ['out']); print(f"report: {Path(summ['out'])/'report.md'}")

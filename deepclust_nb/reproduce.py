@@ -12,11 +12,13 @@ import yaml
 from .core import DeepClustError, atomic_write_text, atomic_save_json, runs_dir
 
 # %% auto #0
-__all__ = ['STAND_INS', 'plans_dir', 'load_plan', 'PlanRun', 'override_tag', 'expand_plan', 'notebooks_dir', 'method_notebook',
-           'execute_run', 'reproduce', 'paper_table', 'paper_numbers', 'collect_metrics', 'summarize',
-           'report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown',
-           'time_to_accuracy', 'time_markdown', 'results_markdown', 'paper_ablations_markdown', 'methods_markdown',
-           'slice_markdown']
+__all__ = ['PLAN_SOURCES', 'STAND_INS', 'ABLATION_KEYS', 'plans_dir', 'load_plan', 'PlanRun', 'override_tag', 'expand_plan',
+           'notebooks_dir', 'method_notebook', 'execute_run', 'run_command', 'finish_run', 'plan_listing', 'reproduce',
+           'paper_table', 'paper_numbers', 'collect_metrics', 'summarize', 'report_markdown',
+           'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown',
+           'time_to_accuracy', 'time_markdown', 'results_markdown', 'paper_ablations_markdown', 'switch_tag',
+           'ablation_runs', 'ablation_mark', 'ablation_table', 'ablation_markdown', 'ablations_summary_markdown',
+           'plot_ablation_curves', 'methods_markdown', 'slice_markdown']
 
 # %% ../nbs/40_reproduce.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -40,6 +42,7 @@ def load_plan(path) -> dict:
         if not isinstance(e, dict) or not (e.get('methods') or e.get('method')):
             raise DeepClustError(f"entry {i+1} of plan {p} names no method", "give each entry `methods: [name, ...]`")
     plan.setdefault('name', p.stem)
+    plan.setdefault('source', str(path))    # how the plan was named: the commands recorded in its result files repeat it
     return plan
 
 @dataclass
@@ -68,13 +71,20 @@ def override_tag(params:dict) -> str:
     ov = [f"{k}{v}" for k, v in params.items() if k != 'preset']
     return 'paper' + ('-ov-' + '-'.join(ov) if ov else '')
 
+PLAN_SOURCES = {}   # from_method names that are functions of the class rather than attributes (`ablation_runs`, below)
+
+def _method_items(cls, attr:str) -> list:
+    "The runs a method class lists for `from_method: attr`: its attribute `attr`, or `PLAN_SOURCES[attr](cls)`."
+    if attr in PLAN_SOURCES: return PLAN_SOURCES[attr](cls)
+    return getattr(cls, attr, None) or []
+
 def _method_entries(e:dict) -> list:
     "Entries of `e` expanded per method: with `from_method`, one entry per item of each method's class attribute."
     if not e.get('from_method'): return [e]
     from deepclust_nb.learner import get_method
     out = []
     for m in _entry_methods(e):
-        for item in getattr(get_method(m), e['from_method'], None) or []:
+        for item in _method_items(get_method(m), e['from_method']):
             params = {**(e.get('params') or {}), **(item.get('params') or {})}
             out.append({**{k: v for k, v in e.items() if k not in ('methods', 'method', 'from_method', 'exclude')},
                         **item, 'methods': [m], 'params': params,
@@ -121,35 +131,96 @@ def execute_run(r:PlanRun, folder:Path):
 
 def _fmt_s(s): return f"{int(s//3600)}:{int(s%3600//60):02d}:{int(s%60):02d}"
 
-def reproduce(plan, out=None, execute=execute_run, quiet=False) -> dict:
+def run_command(plan:dict, r:PlanRun) -> str:
+    "The command that makes run `r` of `plan` alone: what its result file records."
+    return f"deepclust reproduce {plan.get('source', plan['name'])} --only {r.name}"
+
+def finish_run(plan:dict, r:PlanRun, folder:Path, results=None) -> dict:
+    "Record in the run's metrics.json how it was made (plan, tag, overrides, command); copy it to `results/<method>/`."
+    p = folder/'metrics.json'
+    m = json.loads(p.read_text())
+    if 'command' in m and 'notebook_command' not in m: m['notebook_command'] = m['command']
+    m.update(plan=plan['name'], tag=r.tag, overrides=r.params, command=run_command(plan, r), run_dir=str(folder))
+    if plan.get('kind') == 'ablation': m['ablation'] = r.tag or 'full'   # the report's ablation tables group by it
+    atomic_save_json(p, m)
+    if results: atomic_save_json(Path(results)/r.method/f'{r.name}.json', m)
+    return m
+
+def _run_alone(plan_file:Path, out:Path, name:str, threads:int, results=None) -> str|None:
+    "Run one plan run in its own process with `threads` threads; None when it wrote its metrics, else the error."
+    import subprocess, os
+    env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
+    cmd = [sys.executable, '-m', 'deepclust_nb.cli', 'reproduce', str(plan_file), '--out', str(out), '--only', name, '--quiet',
+           *(['--results', str(results)] if results else [])]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if (out/name/'metrics.json').exists(): return None
+    err = out/name/'error.txt'
+    return (err.read_text().splitlines() or ['?'])[0][:300] if err.exists() else (p.stderr.strip().splitlines() or [f'exit {p.returncode}'])[-1][:300]
+
+def plan_listing(plan, out=None) -> str:
+    "One line per run of `plan`: its name, overrides and whether its folder under `out` holds metrics.json."
+    plan = plan if isinstance(plan, dict) else load_plan(plan)
+    out = Path(out or plan.get('out') or runs_dir()/plan['name'])
+    return '\n'.join(f"{'done' if (out/r.name/'metrics.json').exists() else 'todo'}  {r.name}  {r.params}" for r in expand_plan(plan))
+
+def reproduce(plan, # a plan dict, a YAML path or the name of a shipped plan
+              out=None, # folder of the plan's runs (default: the plan's `out`, else runs/<plan>)
+              execute=execute_run, # how one run is made (tests pass a fake)
+              quiet=False,
+              jobs:int=1, # runs at a time, each in its own process with cpu_count // jobs threads
+              only=None, # run names to make, in this order (default: every run of the plan, in its order)
+              results=None, # also copy each finished run's metrics to results/<method>/<run>.json
+             ) -> dict:
     "Run every entry of `plan` not already done; returns {done, skipped, failed: {name: error}}."
     plan = plan if isinstance(plan, dict) else load_plan(plan)
     runs = expand_plan(plan)
+    if only:
+        names = set(_as_list(only)); unknown = sorted(names - {r.name for r in runs})
+        if unknown: raise DeepClustError(f"plan {plan['name']} has no run {', '.join(unknown)}",
+                                         f"list its runs with deepclust reproduce {plan.get('source', plan['name'])} --list")
+        by_name = {r.name: r for r in runs}
+        runs = [by_name[n] for n in dict.fromkeys(_as_list(only))]     # in the order given
     out = Path(out or plan.get('out') or runs_dir()/plan['name'])
     out.mkdir(parents=True, exist_ok=True)
-    t0, done, skipped, failed, times = time.time(), [], [], {}, []
-    for i,r in enumerate(runs):
-        folder = out/r.name
-        if (folder/'metrics.json').exists(): skipped.append(r.name); continue
-        t = time.time()
-        if not quiet: print(f"[{i+1}/{len(runs)}] {r.name} ...", file=sys.stderr, flush=True)
-        try:
-            execute(r, folder)
-            if not (folder/'metrics.json').exists(): raise RuntimeError("the notebook finished without writing metrics.json")
-            done.append(r.name)
-        except Exception as e:
-            msg = f"{type(e).__name__}: {e}".strip()
-            failed[r.name] = msg.splitlines()[0][:300] if msg else type(e).__name__
-            atomic_write_text(folder/'error.txt', msg + '\n')
-        times.append(time.time() - t)
-        left = len(runs) - i - 1
-        if not quiet:
-            eta = (sum(times)/len(times)) * left
-            print(f"  done {len(done)}, failed {len(failed)}, skipped {len(skipped)}, remaining {left} | "
-                  f"elapsed {_fmt_s(time.time()-t0)}, estimate {_fmt_s(eta)}", file=sys.stderr, flush=True)
+    t0, done, failed = time.time(), [], {}
+    skipped = [r.name for r in runs if (out/r.name/'metrics.json').exists()]
+    todo = [r for r in runs if r.name not in skipped]
+    def progress(name):
+        if quiet: return
+        n = len(done) + len(failed); el = time.time() - t0
+        print(f"  {name}: done {len(done)}, failed {len(failed)}, skipped {len(skipped)}, remaining {len(todo) - n} | "
+              f"elapsed {_fmt_s(el)}, estimate {_fmt_s(el / n * (len(todo) - n))}", file=sys.stderr, flush=True)
+    if jobs > 1 and len(todo) > 1:
+        import os
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+        plan_file = out/'plan.yaml'
+        atomic_write_text(plan_file, yaml.safe_dump(plan, sort_keys=False))
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        if not quiet: print(f"{len(todo)} runs, {jobs} at a time with {threads} thread(s) each", file=sys.stderr, flush=True)
+        with ThreadPoolExecutor(jobs) as ex:
+            futs = {ex.submit(_run_alone, plan_file, out, r.name, threads, results): r for r in todo}
+            for f in as_completed(futs):
+                r = futs[f]; err = f.result()
+                if err is None: done.append(r.name)
+                else: failed[r.name] = err
+                progress(r.name)
+    else:
+        for i, r in enumerate(todo):
+            folder = out/r.name
+            if not quiet: print(f"[{i+1}/{len(todo)}] {r.name} ...", file=sys.stderr, flush=True)
+            try:
+                execute(r, folder)
+                if not (folder/'metrics.json').exists(): raise RuntimeError("the notebook finished without writing metrics.json")
+                finish_run(plan, r, folder, results)
+                done.append(r.name)
+            except Exception as e:
+                msg = f"{type(e).__name__}: {e}".strip()
+                failed[r.name] = msg.splitlines()[0][:300] if msg else type(e).__name__
+                atomic_write_text(folder/'error.txt', msg + '\n')
+            progress(r.name)
     summary = dict(plan=plan['name'], out=str(out), done=done, skipped=skipped, failed=failed,
                    seconds=time.time() - t0)
-    atomic_save_json(out/'plan-summary.json', summary)
+    if not only: atomic_save_json(out/'plan-summary.json', summary)   # one run made alone leaves the plan's summary as it is
     if failed and not quiet:
         print("failed runs:", file=sys.stderr)
         for k,v in failed.items(): print(f"  {k}: {v}  (see {out/k/'error.txt'})", file=sys.stderr)
@@ -197,12 +268,13 @@ def _budget(m) -> int|str:
 def summarize(rows:list) -> list:
     "Group runs by protocol; mean ± std over seeds; the paper's numbers beside them."
     groups = {}
-    for m in rows: groups.setdefault(tuple(_budget(m) if k == 'epochs' else m.get(k) for k in _GROUP), []).append(m)
+    for m in rows:   # an ablation run (`ablation`: its switches' tag) is a row of its own
+        groups.setdefault(tuple(_budget(m) if k == 'epochs' else m.get(k) for k in _GROUP) + (m.get('ablation'),), []).append(m)
     out = []
     for key,ms in groups.items():
-        r = dict(zip(_GROUP, key)); r['seeds'] = len(ms)
+        r = dict(zip(_GROUP, key)); r['ablation'] = key[-1]; r['seeds'] = len(ms)
         for k in ('acc','nmi','ari'): r[k], r[k+'_std'] = _ms([m.get(k) for m in ms])
-        paper, note = paper_numbers(r['method'], r['dataset'], r['backbone'])
+        paper, note = paper_numbers(r['method'], r['dataset'], r['backbone']) if not r['ablation'] else (None, None)
         for k,v in zip(('acc','nmi','ari'), paper or (None,)*3): r['paper_'+k] = v
         r['note'] = note
         r['wall_time_s'] = float(np.mean([m.get('wall_time_s', 0) for m in ms]))
@@ -214,7 +286,7 @@ def summarize(rows:list) -> list:
         r['commands'] = [m.get('command') for m in ms]
         r['files'] = [m.get('_file') for m in ms]
         out.append(r)
-    return sorted(out, key=lambda r: (str(r['dataset']), str(r['method']), str(r['backbone'])))
+    return sorted(out, key=lambda r: (str(r['dataset']), str(r['method']), str(r['backbone']), str(r['ablation'] or '')))
 
 def _dur(s): return '–' if s is None else (f"{s:.0f} s" if s < 120 else f"{s/60:.1f} min")
 
@@ -228,11 +300,20 @@ def report_markdown(summary:list) -> str:
     lines = ['| method | data set | split | px | backbone | pretrained | epochs | seeds | ACC (paper) | NMI (paper) | ARI (paper) | time | feature cache | device |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in summary:
+        if r.get('ablation'): continue     # in ablation_report_markdown
         ds = r['dataset'] + (f" ({r['note']})" if r['note'] else '')
         lines.append(f"| {r['method']} | {ds} | {r['split']} | {r['image_size']} | {r['backbone']} | "
                      f"{'yes' if r['pretrained'] else 'no'} | {r['epochs']} | {r['seeds']} | "
                      + ' | '.join(_cell(r[k], r[k+'_std'], r['paper_'+k]) for k in ('acc','nmi','ari'))
                      + f" | {_dur(r['time_s'])} | {_dur(r.get('feature_cache_s'))} | {r['device']} |")
+    return '\n'.join(lines) + '\n'
+
+def ablation_report_markdown(summary:list) -> str:
+    "The ablation runs of a report, grouped by method, data set and ablation switch (the run's tag)."
+    lines = ['| method | data set | ablation | backbone | epochs | seeds | ACC | NMI | ARI | time | device |', '|---' * 11 + '|']
+    for r in sorted((r for r in summary if r.get('ablation')), key=lambda r: (r['method'], r['dataset'], r['ablation'])):
+        lines.append(f"| {r['method']} | {r['dataset']} | `{r['ablation']}` | {r['backbone']} | {r['epochs']} | {r['seeds']} | "
+                     + ' | '.join(_cell(r[k], r[k+'_std'], None) for k in ('acc','nmi','ari')) + f" | {_dur(r['time_s'])} | {r['device']} |")
     return '\n'.join(lines) + '\n'
 
 def plot_report(summary:list):
@@ -252,19 +333,21 @@ def report(root, out=None) -> list:
     rows = collect_metrics(root)
     if not rows: raise DeepClustError(f"no metrics files below {root}", "run deepclust fit or deepclust reproduce first")
     summary = summarize(rows)
+    main = [r for r in summary if not r.get('ablation')]
     out = Path(out or root); out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out/'report.md', report_markdown(summary))
-    cols = [*_GROUP,'seeds','acc','acc_std','nmi','nmi_std','ari','ari_std','paper_acc','paper_nmi','paper_ari','note','time_s','wall_time_s','device','commands']
+    if len(main) < len(summary): atomic_write_text(out/'ablations.md', ablation_report_markdown(summary))
+    cols = [*_GROUP,'ablation','seeds','acc','acc_std','nmi','nmi_std','ari','ari_std','paper_acc','paper_nmi','paper_ari','note','time_s','wall_time_s','device','commands']
     buf = io.StringIO(); w = csv.writer(buf); w.writerow(cols)
     for r in summary: w.writerow([' ; '.join(map(str, r[c])) if c == 'commands' else r[c] for c in cols])
     atomic_write_text(out/'report.csv', buf.getvalue())
     import matplotlib.pyplot as plt
-    fig = plot_report(summary); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=100); plt.close(fig)
+    fig = plot_report(main); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=100); plt.close(fig)
     from deepclust_nb.core import atomic_write_bytes
     atomic_write_bytes(out/'report.png', buf.getvalue())
     bench = Path(root)/'bench'
     if bench.is_dir() and list(bench.glob('*.json')): atomic_write_text(out/'speed.md', speed_markdown(bench))
-    if any(m.get('curve') for m in rows): atomic_write_text(out/'time.md', time_markdown(rows))
+    if any(m.get('curve') and not m.get('ablation') for m in rows): atomic_write_text(out/'time.md', time_markdown(rows))
     if (own := own_images_markdown(Path(root)/'own-images')): atomic_write_text(out/'own-images.md', own)
     return summary
 
@@ -338,7 +421,7 @@ def time_markdown(rows:list) -> str:
     "Time-to-accuracy table of every run with a curve: final ACC, the best ACC (picked with the labels) and when, the paper's ACC and when."
     lines = ['| method | data set | backbone | epochs | seed | device | final ACC | best ACC (epoch), picked with the labels | training time to best | paper ACC | time to paper ACC |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
-    for m in sorted((m for m in rows if m.get('curve')), key=lambda m: (m['dataset'], m['method'], m.get('seed', 0))):
+    for m in sorted((m for m in rows if m.get('curve') and not m.get('ablation')), key=lambda m: (m['dataset'], m['method'], m.get('seed', 0))):
         paper, _ = paper_numbers(m['method'], m['dataset'], m.get('backbone'))
         target = paper[0] if paper else None
         t = time_to_accuracy(m['curve'], target)
@@ -356,7 +439,7 @@ def results_markdown(root, # folder of result files (e.g. `results/`)
                      backbones=None, # backbones to keep (None: all)
                     ) -> str:
     "Results table, protocol notes with commands, and time to accuracy of the matching result files below `root`."
-    rows = [m for m in collect_metrics(root) if m['method'] in methods
+    rows = [m for m in collect_metrics(root) if m['method'] in methods and not m.get('ablation')   # ablations: ablation_markdown
             and (datasets is None or m['dataset'] in datasets) and (backbones is None or m.get('backbone') in backbones)]
     if not rows: return '_No result files yet._'
     md = report_markdown(summarize(rows)) + '\n'
@@ -378,6 +461,164 @@ def paper_ablations_markdown(cls) -> str:
     return ('| table | row | our switches | data set | ACC | NMI | ARI |\n|---|---|---|---|---|---|---|\n' +
             '\n'.join(f"| {r['table']} | {r['row']} | {sw(r['params'])} | {r['dataset']} | " + ' | '.join(_num(v) for v in r['paper']) + ' |'
                        for r in rows) + '\n')
+
+# %% ../nbs/40_reproduce.ipynb #7632cd5c
+def switch_tag(params:dict) -> str:
+    "A run-name tag for an ablation row's switches: {'use_il': False, 'use_clu': False} -> 'no_il+no_clu'; {} -> 'full'."
+    def one(k, v):
+        name = k[4:] if k.startswith('use_') else k
+        if v is False: return f'no_{name}'
+        if v is True: return name
+        return f'{k}-{v}'
+    return '+'.join(one(k, v) for k, v in params.items()) or 'full'
+
+ABLATION_KEYS = ('datasets', 'params', 'full', 'drop', 'skip', 'rows', 'tag', 'reuse', 'budget')
+
+def ablation_runs(cls, # a registered method class with `paper_ablations` and `ablation_setup`
+                  preset_runs:bool=False, # also list the rows that are the preset itself (their runs are the `reuse` plan's)
+                 ) -> list:
+    """The runs of `cls`'s ablation plan: one per distinct switch setting of the paper's rows, for each entry of
+    `cls.ablation_setup`. Each has `tag`, `params` (the entry's, its `full` switches, then the row's), `datasets`,
+    `rows` [(table, row, paper data set)] and `same_as_preset` (the row's switches change nothing in the preset)."""
+    from deepclust_nb.learner import preset_defaults
+    out = []
+    for setup in getattr(cls, 'ablation_setup', None) or []:
+        bad = set(setup) - set(ABLATION_KEYS)
+        if bad: raise DeepClustError(f"{cls.__name__}.ablation_setup has unknown keys {sorted(bad)}", f"use only {ABLATION_KEYS}")
+        base = {'epochs': None, **(setup.get('params') or {})}    # None: the preset's epochs (not the notebook's short reading default)
+        preset = preset_defaults(cls.name, base.get('preset', 'cpu'))
+        by_tag = {}
+        for r in getattr(cls, 'paper_ablations', None) or []:
+            if r['table'] in (setup.get('skip') or {}) or r['params'] is None: continue
+            row = (setup.get('rows') or {}).get(r['row'], r['params'])
+            row = {k: v for k, v in row.items() if k not in (setup.get('drop') or {})}
+            tag = '-'.join(filter(None, [setup.get('tag'), switch_tag(row)]))
+            params = {**base, **(setup.get('full') or {}), **row}
+            same = all(preset.get(k) == v for k, v in {**(setup.get('full') or {}), **row}.items())
+            it = by_tag.setdefault(tag, dict(tag=tag, params=params, datasets=list(setup['datasets']), rows=[],
+                                            same_as_preset=same and bool(setup.get('reuse')), setup=setup))
+            it['rows'].append((r['table'], r['row'], r['dataset']))
+        out += [it for it in by_tag.values() if preset_runs or not it['same_as_preset']]
+    return out
+
+PLAN_SOURCES['ablation_runs'] = lambda cls: [{k: it[k] for k in ('tag', 'params', 'datasets')} for it in ablation_runs(cls)]
+
+# %% ../nbs/40_reproduce.ipynb #bab60833
+def _ablation_results(cls, it:dict, dataset:str, rows:list) -> list:
+    "The result files of ablation run `it` of `cls` on `dataset`: its own (`ablation` = its tag), or the `reuse` plan's for a preset row."
+    if it['same_as_preset']:
+        return [m for m in rows if m['method'] == cls.name and m['dataset'] == dataset and not m.get('ablation')
+                and m.get('plan') == it['setup']['reuse']]
+    return [m for m in rows if m['method'] == cls.name and m['dataset'] == dataset and m.get('ablation') == it['tag']]
+
+def ablation_mark(delta:float|None, spread:float|None, paper_delta:float|None) -> str:
+    "Our row against the paper's: '≈' when our change from the full method is within the seeds' spread, else '✓' (same direction) or '✗'."
+    if delta is None or spread is None: return ''
+    if abs(delta) <= spread: return '≈'
+    if paper_delta is None: return ''
+    return '✓' if (delta > 0) == (paper_delta > 0) and abs(paper_delta) >= .005 else '✗'
+
+def ablation_table(cls, # a registered method class with `paper_ablations` and `ablation_setup`
+                   root='../results', # folder of result files (the runs under ablations/, the preset rows under cpu/)
+                  ) -> list:
+    """One dict per paper row (table, row) and data set of ours, in the paper's order: the paper's ACC and change from its
+    full row on each of its data sets, ours (mean, sd, seeds) and change from our full method, and the mark."""
+    rows = collect_metrics(root) if Path(root).exists() else []
+    its = ablation_runs(cls, preset_runs=True)
+    paper = cls.paper_ablations
+    def paper_full(table, ds, full):
+        return next((r for r in paper if r['table'] == table and r['dataset'] == ds and (r['table'], r['row'], r['dataset']) in full['rows']), None)
+    out = {}
+    for it in its:
+        full = next((x for x in its if x['setup'] is it['setup'] and x['tag'] == '-'.join(filter(None, [it['setup'].get('tag'), 'full']))), None)
+        for ds in it['datasets']:
+            ours = [m['acc'] for m in _ablation_results(cls, it, ds, rows)]
+            base = [m['acc'] for m in _ablation_results(cls, full, ds, rows)] if full else []
+            mean, sd = _ms(ours); fmean, fsd = _ms(base)
+            is_full = it is full
+            delta = None if is_full or mean is None or fmean is None else mean - fmean
+            spread = None if delta is None or len(ours) < 2 or len(base) < 2 else max(sd, fsd)
+            for table, row, pds in it['rows']:
+                r = out.setdefault((table, row, ds), dict(table=table, row=row, tag=it['tag'], dataset=ds, acc=mean, acc_std=sd,
+                                                           seeds=len(ours), delta=delta, spread=spread, full=is_full, paper=[],
+                                                           budget=it['setup'].get('budget')))
+                p = next(x for x in paper if (x['table'], x['row'], x['dataset']) == (table, row, pds))
+                pf = paper_full(table, pds, full) if full else None
+                pd = None if is_full or p['paper'][0] is None or pf is None or pf['paper'][0] is None else p['paper'][0] - pf['paper'][0]
+                r['paper'].append((pds, p['paper'][0], pd))
+    order = {(x['table'], x['row']): i for i, x in reversed(list(enumerate(paper)))}
+    res = sorted(out.values(), key=lambda r: (order[(r['table'], r['row'])], r['dataset']))
+    for r in res:
+        ds = [d for _, _, d in r['paper'] if d is not None]
+        r['paper_delta'] = float(np.mean(ds)) if ds else None     # the paper's change, averaged over the data sets it prints
+        r['mark'] = ablation_mark(r['delta'], r['spread'], r['paper_delta'])
+    return res
+
+def _pm(v): return '' if v is None else f"{v:+.3f}"
+
+def ablation_markdown(cls, root='../results') -> str:
+    "The paper's ablation rows beside ours (ACC, change from the full method, mark), one column per data set of ours."
+    t = ablation_table(cls, root)
+    if not t: return '_No ablation runs are planned for this method._'
+    dss = list(dict.fromkeys(d for it in ablation_runs(cls, preset_runs=True) for d in it['datasets']))   # in the setup's order
+    head = ('| table | row | our switches | paper: data set ACC (change) | ' + ' | '.join(f'ours: {d}' for d in dss) + ' |\n'
+            + '|---' * (4 + len(dss)) + '|\n')
+    def ours(r):
+        if r is None: return '–'
+        if r['acc'] is None: return 'not run yet'
+        s = f"{r['acc']:.3f}" + (f" ± {r['acc_std']:.3f}" if r['seeds'] > 1 else '') + f" ({r['seeds']} seed{'s' * (r['seeds'] > 1)})"
+        return s + (' full method' if r['full'] else f" {_pm(r['delta'])} {r['mark']}".rstrip())
+    lines = []
+    for k in dict.fromkeys((r['table'], r['row']) for r in t):
+        rs = {r['dataset']: r for r in t if (r['table'], r['row']) == k}
+        r0 = next(iter(rs.values()))
+        pa = '; '.join(f"{d} {_num(a)}" + (f" ({_pm(x)})" if x is not None else '') for d, a, x in r0['paper'])
+        lines.append(f"| {k[0]} | {k[1]} | `{r0['tag']}` | {pa} | " + ' | '.join(ours(rs.get(d)) for d in dss) + ' |')
+    budgets = '\n'.join(f"- {b}" for b in dict.fromkeys(r['budget'] for r in t if r['budget']))
+    return (head + '\n'.join(lines) + "\n\nChange: ACC minus the full method's (the paper's full row of the same table and data set; "
+            "our full method on the same data set). Mark, against the paper's change (averaged over the data sets it prints): "
+            "✓ ours changes ACC in the paper's direction, ✗ in the opposite direction, ≈ ours is within the spread between seeds "
+            "(the larger standard deviation of the two rows), so it neither agrees nor disagrees.\n\nBudget:\n" + budgets + '\n')
+
+def ablations_summary_markdown(root='results') -> str:
+    "The README's ablation table: per paper, the row that costs the most ACC in the paper and in ours (per data set of ours)."
+    from deepclust_nb.learner import method_names, get_method
+    lines = ['| method | costs the most in the paper (data set: ACC change) | costs the most in ours (data set: ACC change, mark; rows with 3 seeds so far) |',
+             '|---|---|---|']
+    for m in method_names():
+        cls = get_method(m)
+        if not getattr(cls, 'ablation_setup', None): continue
+        t = ablation_table(cls, root)
+        paper = [(r['table'], r['row'], d, x) for r in t for d, _, x in r['paper'] if x is not None]
+        pw = min(paper, key=lambda p: p[3], default=None)
+        ps = f"{pw[0]}, {pw[1]} ({pw[2]}: {pw[3]:+.3f})" if pw else 'no numbers in the text copy'
+        ours = []
+        for ds in dict.fromkeys(d for it in ablation_runs(cls, preset_runs=True) for d in it['datasets']):
+            tags = {r['tag'] for r in t if r['dataset'] == ds and not r['full']}
+            rs = {r['tag']: r for r in t if r['dataset'] == ds and r['delta'] is not None and r['seeds'] >= 3}   # rows with 3 seeds
+            w = min(rs.values(), key=lambda r: r['delta'], default=None)
+            ours.append((f"`{w['tag']}` ({ds}: {w['delta']:+.3f} {w['mark']}".rstrip() if w else f"not run yet ({ds}")
+                        + f"; {len(rs)} of {len(tags)} rows run)")
+        lines.append(f"| `{m}` | {ps} | {'; '.join(ours)} |")
+    return '\n'.join(lines) + '\n'
+
+def plot_ablation_curves(cls, # a registered method class with `ablation_setup`
+                         root='../results', # folder of result files
+                         dataset='mnist', # one of the setup's data sets
+                        ):
+    "ACC after each epoch of every ablation row of `cls` on `dataset`: one colour per row, one line per seed."
+    import matplotlib.pyplot as plt
+    rows = collect_metrics(root) if Path(root).exists() else []
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for i, it in enumerate(it for it in ablation_runs(cls, preset_runs=True) if dataset in it['datasets']):
+        for j, m in enumerate(_ablation_results(cls, it, dataset, rows)):
+            c = m.get('curve') or []
+            ax.plot([e for _, e, _ in c], [a for _, _, a in c], color=f'C{i % 10}', alpha=.7, lw=1.2,
+                    label=it['tag'] if j == 0 else None)
+    ax.set_xlabel('epoch'); ax.set_ylabel('ACC'); ax.set_ylim(0, 1); ax.set_title(f"{cls.name} on {dataset}: each ablation row's seeds")
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/40_reproduce.ipynb #08cab6f8
 def methods_markdown() -> str:

@@ -39,6 +39,7 @@ def test_run_folder_is_complete(smoke, name):
     m = json.loads((run/'metrics.json').read_text())
     assert REQUIRED <= set(m), REQUIRED - set(m)
     assert 0 <= m['acc'] <= 1 and 0 <= m['nmi'] <= 1 and -1 <= m['ari'] <= 1
+    assert m['command'] == f'deepclust reproduce smoke --only {name}' and m['plan'] == 'smoke'    # how to make it again
     assert (run/'notebook.ipynb').exists() and (run/'assignments.csv').exists()
     if m['epochs'] > 0:
         log = [json.loads(l) for l in (run/'log.jsonl').read_text().splitlines()]
@@ -95,3 +96,29 @@ def test_a_new_method_is_in_every_registry_list():
         assert paper_numbers('extra_method', 'cifar10')[0] == (.5, .4, .3)
         assert '| `extra_method` | a method added by a user | – |' in methods_markdown()
     finally: METHODS.pop('extra_method')
+
+def test_runs_in_parallel_record_their_command(tmp_path):
+    "--jobs 2: each run in its own process (one thread each on 2 cores); each result file says how to make it alone."
+    from deepclust_nb.core import DeepClustError
+    plan = dict(name='par', source='par.yaml', device='cpu', entries=[dict(methods=['kmeans'], datasets=['digits'], seeds=[0, 1])])
+    s = reproduce(plan, out=tmp_path/'runs', jobs=2, quiet=True, results=tmp_path/'res')
+    assert sorted(s['done']) == ['kmeans-digits-s0', 'kmeans-digits-s1'] and not s['failed'], s
+    for n in s['done']:
+        m = json.loads((tmp_path/'res'/'kmeans'/f'{n}.json').read_text())
+        assert m['command'] == f'deepclust reproduce par.yaml --only {n}' and m['plan'] == 'par' and m['seed'] == int(n[-1])
+    assert reproduce(plan, out=tmp_path/'runs', jobs=2, quiet=True)['skipped'] == ['kmeans-digits-s0', 'kmeans-digits-s1']
+    with pytest.raises(DeepClustError, match='has no run kmeans-digits-s7'): reproduce(plan, out=tmp_path/'runs', only=['kmeans-digits-s7'])
+
+def test_ablation_plan_runs_each_row_once():
+    "The shipped ablation plan: every method with an ablation_setup, 3 seeds a row, no run repeating a preset row."
+    from deepclust_nb.learner import method_names, get_method
+    runs = expand_plan(load_plan('ablations'))
+    with_setup = {m for m in method_names() if getattr(get_method(m), 'ablation_setup', None)}
+    assert with_setup and {r.method for r in runs} == with_setup
+    rows = {}
+    for r in runs: rows.setdefault((r.method, r.dataset, r.tag), []).append(r.seed)
+    assert all(sorted(v) == [0, 1, 2] for v in rows.values()), rows
+    # every run names its epochs (None: the preset's); without it the notebook's short reading default would apply
+    assert all('epochs' in r.params for r in runs)
+    params = [(r.method, r.dataset, tuple(sorted(r.params.items()))) for r in runs if r.seed == 0]
+    assert len(params) == len(set(params))               # two rows with the same switches are one run

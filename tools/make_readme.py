@@ -1,5 +1,5 @@
-"""Write README.md from nbs/index.ipynb (markdown cells as they are, code cells as fenced blocks), with the results
-and speed tables that `deepclust report results --out results/report` generated from the committed result files.
+"""Write README.md from nbs/index.ipynb (markdown cells as they are, code cells as fenced blocks), with the results,
+ablation and speed tables that `deepclust report results --out results/report` generated from the committed result files.
 
 quarto (which `nbdev_readme` needs) is not installable everywhere, so the README is produced from the notebook
 by this script; `tests/test_readme.py` fails when the two disagree. Usage: python tools/make_readme.py [--check]
@@ -17,8 +17,9 @@ TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
 
 def _tables(src:str) -> str:
     "Replace each table marker by the table `deepclust report results --out results/report` wrote, and the methods marker by the registry's table."
-    from deepclust_nb.reproduce import methods_markdown, slice_markdown
-    for mark, make in (('<!-- methods-table -->', methods_markdown), ('<!-- gpu-slice-table -->', slice_markdown)):
+    from deepclust_nb.reproduce import methods_markdown, slice_markdown, ablations_summary_markdown
+    for mark, make in (('<!-- methods-table -->', methods_markdown), ('<!-- gpu-slice-table -->', slice_markdown),
+                       ('<!-- ablations-table -->', lambda: ablations_summary_markdown(ROOT/'results'))):
         if mark in src: src = src.replace(mark, make().strip())     # made from the method registry
     for mark, path in TABLES.items():
         if mark in src:

@@ -292,3 +292,14 @@ BSCIC.paper_ablations = [   # the paper's ablation tables row by row: our switch
     dict(table='Table 7', row='⑥ w/o SI and MI', params={'use_si': False, 'use_mi': False}, dataset='imagenet10', paper=(0.103, None, None),
          quote='X X v v 0.105 0.103'),
 ]
+
+BSCIC.ablation_setup = [   # our runs of those rows (`deepclust reproduce ablations`)
+    # end to end: the cpu preset leaves L_si and L_mi out, so the paper's full method switches them back on; its row
+    # ⑥ (without SI and MI) is the cpu preset itself, whose runs are the cpu plan's reference runs
+    dict(datasets=['mnist', 'fashion_mnist'], params=dict(split='test', preset='cpu'), full={'use_mi': True, 'use_si': True}, reuse='cpu',
+         budget="the cpu preset (half-width ConvNet at 28 px, 20 epochs) on the 10,000 test images, 3 seeds: the reference runs' budget"),
+    # on frozen EfficientNet-Lite0 features of Imagenette (the feature cache of ICBPL's ablation: 2 views, seed 0)
+    dict(datasets=['imagenette'], tag='frozen', full={'use_mi': True, 'use_si': True},
+         params=dict(preset='cpu', backbone='effnet_lite0', finetune='none', feature_views=2, feature_seed=0, epochs=20),
+         budget='frozen EfficientNet-Lite0 features of the 13,394 Imagenette images (2 cached views), 20 epochs, 3 seeds'),
+]

@@ -254,3 +254,8 @@ DCSC.paper_ablations = [   # the paper's ablation tables row by row: our switche
     dict(table='Table 4', row='DCSC w/o Spred head', params={'use_predictor': False}, dataset='imagenet10', paper=(0.89, 0.861, 0.824),
          quote='DCSC w/o Spread head\t0.449 0.440 0.278\t0.890 0.861 0.824'),
 ]
+
+DCSC.ablation_setup = [   # our runs of those rows (`deepclust reproduce ablations`); the full method is the cpu plan's reference runs
+    dict(datasets=['mnist', 'fashion_mnist'], params=dict(split='test', preset='cpu'), reuse='cpu',
+         budget="the cpu preset (half-width ConvNet at 28 px, batch 64, 20 epochs) on the 10,000 test images, 3 seeds: the reference runs' budget"),
+]

@@ -315,3 +315,8 @@ GHDCC.paper_ablations = [   # the paper's ablation tables row by row: our switch
     dict(table='Table 4 / Fig. 7 (no number in the text copy)', row='without linear interpolation (mixup)', params={'use_mix': False}, dataset='imagenet10', paper=(None, None, None),
          quote='Linear interpolation data augmentation also improves the performance of the GHDCC method.'),
 ]
+
+GHDCC.ablation_setup = [   # our runs of those rows (`deepclust reproduce ablations`); the full method is the cpu plan's reference runs
+    dict(datasets=['mnist', 'fashion_mnist'], params=dict(split='test', preset='cpu'), reuse='cpu',
+         budget="the cpu preset (half-width ConvNet at 28 px, 20 epochs) on the 10,000 test images, 3 seeds: the reference runs' budget"),
+]
