@@ -606,7 +606,7 @@ def plot_ablation_curves(cls, # a registered method class with `ablation_setup`
                          root='../results', # folder of result files
                          dataset='mnist', # one of the setup's data sets
                         ):
-    "ACC after each epoch of every ablation row of `cls` on `dataset`: one colour per row, one line per seed."
+    "ACC after each epoch of every ablation row of `cls` on `dataset`: one colour per row, one line per seed (None: no runs yet)."
     import matplotlib.pyplot as plt
     rows = collect_metrics(root) if Path(root).exists() else []
     fig, ax = plt.subplots(figsize=(7, 3.4))
@@ -615,8 +615,9 @@ def plot_ablation_curves(cls, # a registered method class with `ablation_setup`
             c = m.get('curve') or []
             ax.plot([e for _, e, _ in c], [a for _, _, a in c], color=f'C{i % 10}', alpha=.7, lw=1.2,
                     label=it['tag'] if j == 0 else None)
+    if not ax.lines: plt.close(fig); return None      # no figure that no run produced
     ax.set_xlabel('epoch'); ax.set_ylabel('ACC'); ax.set_ylim(0, 1); ax.set_title(f"{cls.name} on {dataset}: each ablation row's seeds")
-    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 
