@@ -116,7 +116,8 @@ def notebook_fit(method:str, # a registered method
                  **params) -> Run: # the parameters cell's values; None keeps the preset's value
     "The training cell of a method notebook: `fit` with the parameters cell's values (None: the preset's) and `extra`."
     params = {k: v for k, v in {**params, **(extra or {})}.items() if v is not None}
-    return fit(method, out=out_dir, **{'eval_every': 1, 'progress': False, **params})
+    resume = 'auto' if out_dir is not None else None     # a folder that holds an interrupted run: continue it
+    return fit(method, out=out_dir, resume=resume, **{'eval_every': 1, 'progress': False, **params})
 
 SUMMARY = ('acc', 'nmi', 'ari', 'acc_kmeans', 'nmi_kmeans', 'ari_kmeans', 'n_clusters_used', 'epochs', 'n_images',
            'train_seconds', 'wall_time_s')

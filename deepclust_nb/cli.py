@@ -55,7 +55,8 @@ def _parser():
     rp.add_argument('--report', action='store_true', help='write the report when done')
     rp.add_argument('--jobs', type=int, default=1, help='runs at a time, each in its own process with cpu_count // jobs threads '
                     '(e.g. 2 on a 2-core machine: two runs with one thread each)')
-    rp.add_argument('--only', action='append', default=None, metavar='RUN', help='make only this run of the plan (repeatable)')
+    rp.add_argument('--only', action='extend', nargs='+', default=None, metavar='RUN',
+                    help='make only these runs of the plan, in this order (--only A B C, or repeated)')
     rp.add_argument('--results', default=None, metavar='DIR', help="also copy each finished run's metrics to DIR/<method>/<run>.json")
     rp.add_argument('--list', action='store_true', help="list the plan's runs (done or not) and exit")
     rp.add_argument('--quiet', action='store_true', help='no progress lines')

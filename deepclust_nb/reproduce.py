@@ -127,7 +127,8 @@ def execute_run(r:PlanRun, folder:Path):
     params = dict(dataset=r.dataset, seed=r.seed, device=r.device, out_dir=str(folder.resolve()), extra=r.params)
     folder.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(nb), str(folder/'notebook.ipynb'), parameters=params, cwd=str(nb.parent),
-                        kernel_name='python3', language='python', progress_bar=False)
+                        kernel_name='python3', language='python', progress_bar=False,
+                        start_timeout=300)   # a kernel starting on busy cores (runs in parallel) can take over papermill's 60 s
 
 def _fmt_s(s): return f"{int(s//3600)}:{int(s%3600//60):02d}:{int(s%60):02d}"
 
@@ -190,7 +191,7 @@ def reproduce(plan, # a plan dict, a YAML path or the name of a shipped plan
         n = len(done) + len(failed); el = time.time() - t0
         print(f"  {name}: done {len(done)}, failed {len(failed)}, skipped {len(skipped)}, remaining {len(todo) - n} | "
               f"elapsed {_fmt_s(el)}, estimate {_fmt_s(el / n * (len(todo) - n))}", file=sys.stderr, flush=True)
-    if jobs > 1 and len(todo) > 1:
+    if jobs > 1 and todo:      # even one run: it gets its share of the cores, as when other runs share them
         import os
         from concurrent.futures import ThreadPoolExecutor, as_completed
         plan_file = out/'plan.yaml'
@@ -453,14 +454,17 @@ def results_markdown(root, # folder of result files (e.g. `results/`)
 # %% ../nbs/40_reproduce.ipynb #f4dc47be
 def _num(v): return '–' if v is None else f"{v:.3f}"
 
+def _trend(t): return {-1: 'below the full row (text)', 1: 'above the full row (text)'}.get(t, '–')
+
 def paper_ablations_markdown(cls) -> str:
     "The paper's ablation rows of method class `cls` (`paper_ablations`) as a Markdown table."
     rows = getattr(cls, 'paper_ablations', None) or []
     if not rows: return '_The paper reports no ablation study._'
     sw = lambda p: 'not expressible' if p is None else (', '.join(f"`{k}={v}`" for k, v in p.items()) or 'the full method')
+    acc = lambda r: _trend(r.get('trend')) if r['paper'][0] is None else _num(r['paper'][0])   # a plotted row: its direction
     return ('| table | row | our switches | data set | ACC | NMI | ARI |\n|---|---|---|---|---|---|---|\n' +
-            '\n'.join(f"| {r['table']} | {r['row']} | {sw(r['params'])} | {r['dataset']} | " + ' | '.join(_num(v) for v in r['paper']) + ' |'
-                       for r in rows) + '\n')
+            '\n'.join(f"| {r['table']} | {r['row']} | {sw(r['params'])} | {r['dataset']} | {acc(r)} | "
+                      + ' | '.join(_num(v) for v in r['paper'][1:]) + ' |' for r in rows) + '\n')
 
 # %% ../nbs/40_reproduce.ipynb #7632cd5c
 def switch_tag(params:dict) -> str:
@@ -511,7 +515,8 @@ def _ablation_results(cls, it:dict, dataset:str, rows:list) -> list:
                 and m.get('plan') == it['setup']['reuse']]
     return [m for m in rows if m['method'] == cls.name and m['dataset'] == dataset and m.get('ablation') == it['tag']]
 
-def ablation_mark(delta:float|None, spread:float|None, paper_delta:float|None) -> str:
+def ablation_mark(delta:float|None, spread:float|None,
+                  paper_delta:float|None) -> str: # the paper's change from its full row (or the direction its text states, ±1)
     "Our row against the paper's: '≈' when our change from the full method is within the seeds' spread, else '✓' (same direction) or '✗'."
     if delta is None or spread is None: return ''
     if abs(delta) <= spread: return '≈'
@@ -546,12 +551,13 @@ def ablation_table(cls, # a registered method class with `paper_ablations` and `
                 pf = paper_full(table, pds, full) if full else None
                 pd = None if is_full or p['paper'][0] is None or pf is None or pf['paper'][0] is None else p['paper'][0] - pf['paper'][0]
                 r['paper'].append((pds, p['paper'][0], pd))
+                if not is_full and p['paper'][0] is None and p.get('trend'): r['trend'] = p['trend']   # a plotted row
     order = {(x['table'], x['row']): i for i, x in reversed(list(enumerate(paper)))}
     res = sorted(out.values(), key=lambda r: (order[(r['table'], r['row'])], r['dataset']))
     for r in res:
         ds = [d for _, _, d in r['paper'] if d is not None]
         r['paper_delta'] = float(np.mean(ds)) if ds else None     # the paper's change, averaged over the data sets it prints
-        r['mark'] = ablation_mark(r['delta'], r['spread'], r['paper_delta'])
+        r['mark'] = ablation_mark(r['delta'], r['spread'], r['paper_delta'] if r['paper_delta'] is not None else r.get('trend'))
     return res
 
 def _pm(v): return '' if v is None else f"{v:+.3f}"
@@ -573,11 +579,13 @@ def ablation_markdown(cls, root='../results') -> str:
         rs = {r['dataset']: r for r in t if (r['table'], r['row']) == k}
         r0 = next(iter(rs.values()))
         pa = '; '.join(f"{d} {_num(a)}" + (f" ({_pm(x)})" if x is not None else '') for d, a, x in r0['paper'])
+        if r0.get('trend'): pa += f" ({_trend(r0['trend'])})"          # a row the paper only plots
         lines.append(f"| {k[0]} | {k[1]} | `{r0['tag']}` | {pa} | " + ' | '.join(ours(rs.get(d)) for d in dss) + ' |')
     budgets = '\n'.join(f"- {b}" for b in dict.fromkeys(r['budget'] for r in t if r['budget']))
     return (head + '\n'.join(lines) + "\n\nChange: ACC minus the full method's (the paper's full row of the same table and data set; "
             "our full method on the same data set). Mark, against the paper's change (averaged over the data sets it prints): "
-            "✓ ours changes ACC in the paper's direction, ✗ in the opposite direction, ≈ ours is within the spread between seeds "
+            "✓ ours changes ACC in the paper's direction (for a row the paper only plots, the direction its text states), "
+            "✗ in the opposite direction, ≈ ours is within the spread between seeds "
             "(the larger standard deviation of the two rows), so it neither agrees nor disagrees.\n\nBudget:\n" + budgets + '\n')
 
 def ablations_summary_markdown(root='results') -> str:

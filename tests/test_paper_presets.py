@@ -75,7 +75,8 @@ def test_paper_ablations_are_the_papers(name):
     "Each row of a paper's ablation table stored on the class: its line occurs in the paper, and its switches are valid settings."
     cls = get_method(name)
     for r in cls.paper_ablations:
-        assert set(r) == {'table', 'row', 'params', 'dataset', 'paper', 'quote'} and len(r['paper']) == 3, r
+        assert set(r) - {'trend'} == {'table', 'row', 'params', 'dataset', 'paper', 'quote'} and len(r['paper']) == 3, r
+        assert r['paper'][0] is not None or r.get('trend') in (-1, 1) or r['params'] == {}, r   # a plotted row states its direction
         if r['params'] is not None: method_hp(name, **r['params'])
     f = PAPERS/cls.paper
     if not f.exists(): pytest.skip(f'{f} not found (DEEPCLUST_PAPERS)')
