@@ -25,13 +25,14 @@ from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env,
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['COMMON', 'METHODS', 'PREDICTS', 'RECORD_KEYS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS', 'EXIT_STOPPED', 'MEMORY',
-           'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'ContractError', 'Method', 'check_terms',
-           'load_methods', 'get_method', 'method_names', 'register_method', 'resolve_preset', 'preset_defaults',
-           'dict_comments', 'param_docs', 'missing_help', 'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner',
-           'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'RunStopped', 'StopSignals',
-           'check_finite', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data', 'cosine_factor',
-           'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps', 'check_distributed_step']
+__all__ = ['COMMON', 'METHODS', 'PREDICTS', 'PREDICT_SETTINGS', 'RECORD_KEYS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS',
+           'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'predicts_of',
+           'ContractError', 'Method', 'check_terms', 'load_methods', 'get_method', 'method_names', 'register_method',
+           'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs', 'missing_help', 'method_hp',
+           'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint',
+           'evaluate', 'RunStopped', 'StopSignals', 'check_finite', 'forward_backward', 'train', 'plot_history',
+           'save_fig', 'Run', 'load_data', 'cosine_factor', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state',
+           'compare_steps', 'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
@@ -94,6 +95,17 @@ def _coerce(value, default):
 # %% ../nbs/20_learner.ipynb #c405d289
 METHODS = Registry('method')
 PREDICTS = ('head', 'kmeans')   # how a method assigns clusters: its cluster head (`probs_h`), or k-means on its embedding
+PREDICT_SETTINGS = ('argmax', 'kmeans')   # values of a method's `predict` setting, where it has one (GHDCC, DCSC)
+
+def predicts_of(predict:str, # a method's `predict` setting: 'argmax' (its cluster head) or 'kmeans'
+                has_head:bool=True, # whether the method has a cluster head (switched-off heads: k-means whatever the setting)
+                embedding:str='the embedding', # what k-means runs on, for the error message
+               ) -> str:
+    "`predicts` ('head' or 'kmeans') of a `predict` setting; refuses an unknown one."
+    if predict not in PREDICT_SETTINGS:
+        raise DeepClustError(f"unknown predict {predict!r}",
+                             f"use argmax (the cluster head's argmax) or kmeans (k-means on {embedding})")
+    return 'head' if predict == 'argmax' and has_head else 'kmeans'
 RECORD_KEYS = ('epoch', 'lr', 'seconds', 'img_per_s', 'view_img_per_s', 'acc', 'nmi', 'ari', 'n_clusters',
                'n_clusters_used', 'eval_images', 'stopped_at')   # keys of an epoch record that are not loss terms
 

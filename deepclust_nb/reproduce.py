@@ -13,8 +13,8 @@ from .core import DeepClustError, atomic_write_text, atomic_save_json, runs_dir
 
 # %% auto #0
 __all__ = ['PLAN_SOURCES', 'STAND_INS', 'ABLATION_KEYS', 'plans_dir', 'load_plan', 'PlanRun', 'override_tag', 'expand_plan',
-           'notebooks_dir', 'method_notebook', 'execute_run', 'run_command', 'finish_run', 'plan_listing', 'reproduce',
-           'paper_table', 'paper_numbers', 'collect_metrics', 'summarize', 'report_markdown',
+           'notebooks_dir', 'method_notebook', 'execute_run', 'run_command', 'finish_run', 'run_state', 'plan_listing',
+           'reproduce', 'paper_table', 'paper_numbers', 'collect_metrics', 'summarize', 'report_markdown',
            'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown',
            'time_to_accuracy', 'time_markdown', 'results_markdown', 'paper_ablations_markdown', 'switch_tag',
            'ablation_runs', 'ablation_mark', 'ablation_table', 'ablation_markdown', 'ablations_summary_markdown',
@@ -147,6 +147,12 @@ def finish_run(plan:dict, r:PlanRun, folder:Path, results=None) -> dict:
     if results: atomic_save_json(Path(results)/r.method/f'{r.name}.json', m)
     return m
 
+def run_state(folder) -> str:
+    "'done' (metrics.json, no error.txt), 'failed' (error.txt: the last attempt failed, perhaps after writing metrics.json) or 'todo'."
+    folder = Path(folder)
+    if (folder/'error.txt').exists(): return 'failed'
+    return 'done' if (folder/'metrics.json').exists() else 'todo'
+
 def _run_alone(plan_file:Path, out:Path, name:str, threads:int, results=None) -> str|None:
     "Run one plan run in its own process with `threads` threads; None when it wrote its metrics, else the error."
     import subprocess, os
@@ -154,15 +160,15 @@ def _run_alone(plan_file:Path, out:Path, name:str, threads:int, results=None) ->
     cmd = [sys.executable, '-m', 'deepclust_nb.cli', 'reproduce', str(plan_file), '--out', str(out), '--only', name, '--quiet',
            *(['--results', str(results)] if results else [])]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if (out/name/'metrics.json').exists(): return None
+    if run_state(out/name) == 'done': return None
     err = out/name/'error.txt'
     return (err.read_text().splitlines() or ['?'])[0][:300] if err.exists() else (p.stderr.strip().splitlines() or [f'exit {p.returncode}'])[-1][:300]
 
 def plan_listing(plan, out=None) -> str:
-    "One line per run of `plan`: its name, overrides and whether its folder under `out` holds metrics.json."
+    "One line per run of `plan`: its state under `out` (`run_state`: done, failed or todo), name and overrides."
     plan = plan if isinstance(plan, dict) else load_plan(plan)
     out = Path(out or plan.get('out') or runs_dir()/plan['name'])
-    return '\n'.join(f"{'done' if (out/r.name/'metrics.json').exists() else 'todo'}  {r.name}  {r.params}" for r in expand_plan(plan))
+    return '\n'.join(f"{run_state(out/r.name):<6} {r.name}  {r.params}" for r in expand_plan(plan))
 
 def reproduce(plan, # a plan dict, a YAML path or the name of a shipped plan
               out=None, # folder of the plan's runs (default: the plan's `out`, else runs/<plan>)
@@ -184,7 +190,7 @@ def reproduce(plan, # a plan dict, a YAML path or the name of a shipped plan
     out = Path(out or plan.get('out') or runs_dir()/plan['name'])
     out.mkdir(parents=True, exist_ok=True)
     t0, done, failed = time.time(), [], {}
-    skipped = [r.name for r in runs if (out/r.name/'metrics.json').exists()]
+    skipped = [r.name for r in runs if run_state(out/r.name) == 'done']   # a failed run is made again (it resumes)
     todo = [r for r in runs if r.name not in skipped]
     def progress(name):
         if quiet: return
@@ -213,6 +219,7 @@ def reproduce(plan, # a plan dict, a YAML path or the name of a shipped plan
                 execute(r, folder)
                 if not (folder/'metrics.json').exists(): raise RuntimeError("the notebook finished without writing metrics.json")
                 finish_run(plan, r, folder, results)
+                (folder/'error.txt').unlink(missing_ok=True)     # an earlier attempt's error no longer holds
                 done.append(r.name)
             except Exception as e:
                 msg = f"{type(e).__name__}: {e}".strip()

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method
+from ..learner import Method, register_method, predicts_of
 from ..heads import projection_head, ClusterHead, predictor
 from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, js_div, kl_div
 from ..distributed import gather_with_grad
@@ -166,8 +166,7 @@ class DCSC(Method):
         if not (hp['use_flc'] or hp['use_clc'] or hp['use_slc']):
             raise DeepClustError("DCSC with use_flc, use_clc and use_slc all off has nothing to train",
                                  "switch on at least one of use_flc, use_clc, use_slc")
-        if hp['predict'] not in ('argmax', 'kmeans'):
-            raise DeepClustError(f"unknown predict '{hp['predict']}'", "use argmax (the cluster head) or kmeans (k-means on Fproj's features)")
+        predicts_of(hp['predict'], embedding="Fproj's features")   # refuses an unknown predict
         if hp['overcluster'] < 0 or hp['overcluster'] == 1:
             raise DeepClustError(f"overcluster={hp['overcluster']} is not a number of clusters",
                                  "use 0 (off) or a number >= 2, e.g. 70 as in the paper")
@@ -196,7 +195,7 @@ class DCSC(Method):
 
     @property
     def predicts(self):   # argmax of the cluster head; k-means on Fproj when asked (predict='kmeans') or when there is no head
-        return 'head' if self.hp['predict'] == 'argmax' and (self.hp['use_clc'] or self.hp['use_slc']) else 'kmeans'
+        return predicts_of(self.hp['predict'], has_head=self.hp['use_clc'] or self.hp['use_slc'])
     def embed_h(self, h): return (self.fproj(h) if self.fproj is not None else h).float()
     def probs_h(self, h): return self.heads.probs(h)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method
+from ..learner import Method, register_method, predicts_of
 from ..views import mixup
 from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
 from ..distributed import gather_with_grad, map_batches, on_main
@@ -15,8 +15,8 @@ from ..kmeans import kmeans
 from ..metrics import cluster_metrics
 
 # %% auto #0
-__all__ = ['GRAPHS', 'INFER_GRAPHS', 'PREDICT', 'knn_graph', 'normalize_adjacency', 'batch_graph', 'GCNLayer', 'GCN',
-           'instance_loss', 'cluster_loss', 'mix_loss', 'ghdcc_loss', 'GHDCC', 'kmeans_metrics']
+__all__ = ['GRAPHS', 'INFER_GRAPHS', 'knn_graph', 'normalize_adjacency', 'batch_graph', 'GCNLayer', 'GCN', 'instance_loss',
+           'cluster_loss', 'mix_loss', 'ghdcc_loss', 'GHDCC', 'kmeans_metrics']
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #4f4a4374
 def knn_graph(h:torch.Tensor, # (n, d) node features
@@ -145,7 +145,6 @@ def ghdcc_loss(za:torch.Tensor, zb:torch.Tensor, # (N, d) GCN1 features of views
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #0f621c72
 INFER_GRAPHS = ('batch', 'identity')
-PREDICT = ('argmax', 'kmeans')
 
 @register_method
 class GHDCC(Method):
@@ -186,7 +185,7 @@ class GHDCC(Method):
             if not ok: raise DeepClustError(problem, fix)
         need(hp['graph'] in GRAPHS, f"unknown graph '{hp['graph']}'", f"use one of: {', '.join(GRAPHS)}")
         need(hp['infer_graph'] in INFER_GRAPHS, f"unknown infer_graph '{hp['infer_graph']}'", "use batch or identity")
-        need(hp['predict'] in PREDICT, f"unknown predict '{hp['predict']}'", "use argmax or kmeans")
+        predicts_of(hp['predict'], embedding='Z')     # refuses an unknown predict
         need(isinstance(hp['knn_k'], int) and hp['knn_k'] >= 0, f"knn_k={hp['knn_k']!r} must be a whole number >= 0",
              "use e.g. --knn-k 10 (0: no edges, the MLP ablation)")
         need(-1 <= hp['threshold'] <= 1, f"threshold={hp['threshold']} is not a cosine similarity",
@@ -234,7 +233,7 @@ class GHDCC(Method):
     def infer(self, xb): "`infer_h` of images."; return self.infer_h(self.backbone(xb))
 
     @property
-    def predicts(self): return 'head' if self.hp['predict'] == 'argmax' else 'kmeans'   # argmax of Y, or k-means on Z (the paper)
+    def predicts(self): return predicts_of(self.hp['predict'])   # argmax of Y, or k-means on Z (the paper)
     def embed_h(self, h): return self.infer_h(h)[0]
     def probs_h(self, h): return self.infer_h(h)[1]
 
@@ -252,7 +251,7 @@ class GHDCC(Method):
         zs, ys = [z for z, _ in out], [y for _, y in out]
         self.train(was)
         inv = torch.argsort(perm)
-        return torch.cat(zs)[inv], (torch.cat(ys)[inv] if self.hp['predict'] == 'argmax' else None)
+        return torch.cat(zs)[inv], (torch.cat(ys)[inv] if self.predicts == 'head' else None)
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #35b6d4fa
 GHDCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
