@@ -148,10 +148,12 @@ def finish_run(plan:dict, r:PlanRun, folder:Path, results=None) -> dict:
     return m
 
 def run_state(folder) -> str:
-    "'done' (metrics.json, no error.txt), 'failed' (error.txt: the last attempt failed, perhaps after writing metrics.json) or 'todo'."
+    "'done' (metrics.json carries the plan's record), 'failed' (error.txt: the last attempt failed) or 'todo'."
     folder = Path(folder)
     if (folder/'error.txt').exists(): return 'failed'
-    return 'done' if (folder/'metrics.json').exists() else 'todo'
+    try: m = json.loads((folder/'metrics.json').read_text())
+    except (OSError, ValueError): return 'todo'          # none yet, or unreadable: make it (again)
+    return 'done' if isinstance(m, dict) and 'plan' in m else 'todo'   # `finish_run` adds the plan: stopped before it, not done
 
 def _run_alone(plan_file:Path, out:Path, name:str, threads:int, results=None) -> str|None:
     "Run one plan run in its own process with `threads` threads; None when it wrote its metrics, else the error."
