@@ -18,7 +18,7 @@ __all__ = ['PLAN_SOURCES', 'STAND_INS', 'ABLATION_KEYS', 'plans_dir', 'load_plan
            'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown',
            'time_to_accuracy', 'time_markdown', 'results_markdown', 'paper_ablations_markdown', 'switch_tag',
            'ablation_runs', 'ablation_mark', 'ablation_table', 'ablation_markdown', 'ablations_summary_markdown',
-           'plot_ablation_curves', 'methods_markdown', 'slice_markdown']
+           'plot_ablation_curves', 'methods_markdown', 'slice_markdown', 'slice_results_markdown']
 
 # %% ../nbs/40_reproduce.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -273,7 +273,8 @@ def _ms(vals):
 
 def _budget(m) -> int|str:
     "A run's length: its epochs, or its time budget (runs stopped by `time_budget` end after different epochs)."
-    return f"{m['time_budget']/60:g} min" if m.get('time_budget') else m.get('epochs')
+    b = m.get('time_budget')
+    return m.get('epochs') if not b else f"{b/60:g} min" if b >= 120 else f"{b:g} s"
 
 def summarize(rows:list) -> list:
     "Group runs by protocol; mean ± std over seeds; the paper's numbers beside them."
@@ -293,6 +294,8 @@ def summarize(rows:list) -> list:
         r['device'] = ', '.join(sorted({str(m.get('device_name') or m.get('device')) for m in ms}))
         fc = [m['feature_cache_s'] for m in ms if m.get('feature_cache_s') is not None]
         r['feature_cache_s'] = float(np.mean(fc)) if fc else None   # embedding the cached feature views, done once
+        ns = [m['n_images'] for m in ms if m.get('n_images')]
+        r['n_images'] = max(ns) if ns else None      # a run on a subset is marked in the split column
         r['commands'] = [m.get('command') for m in ms]
         r['files'] = [m.get('_file') for m in ms]
         out.append(r)
@@ -309,10 +312,14 @@ def report_markdown(summary:list) -> str:
     "The results table in Markdown: ours (paper) per metric, and the protocol."
     lines = ['| method | data set | split | px | backbone | pretrained | epochs | seeds | ACC (paper) | NMI (paper) | ARI (paper) | time | feature cache | device |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    full = {}                              # the most images any run of a data set's split saw: fewer is a subset
+    for r in summary: full[r['dataset'], r['split']] = max(full.get((r['dataset'], r['split'])) or 0, r.get('n_images') or 0)
     for r in summary:
         if r.get('ablation'): continue     # in ablation_report_markdown
         ds = r['dataset'] + (f" ({r['note']})" if r['note'] else '')
-        lines.append(f"| {r['method']} | {ds} | {r['split']} | {r['image_size']} | {r['backbone']} | "
+        n, nf = r.get('n_images'), full[r['dataset'], r['split']]
+        split = r['split'] + (f" ({n:,} of {nf:,})" if n and n < nf else '')
+        lines.append(f"| {r['method']} | {ds} | {split} | {r['image_size']} | {r['backbone']} | "
                      f"{'yes' if r['pretrained'] else 'no'} | {r['epochs']} | {r['seeds']} | "
                      + ' | '.join(_cell(r[k], r[k+'_std'], r['paper_'+k]) for k in ('acc','nmi','ari'))
                      + f" | {_dur(r['time_s'])} | {_dur(r.get('feature_cache_s'))} | {r['device']} |")
@@ -663,3 +670,30 @@ def slice_markdown() -> str:
                        for k, v in s.get('overrides', {}).items())
         lines.append(f"| `{m}` | {ov or 'none'} | {s.get('kept', '')} |")
     return '\n'.join(lines) + '\n'
+
+def slice_results_markdown(root) -> str:
+    "The GPU slice's measurements in `root` (the files `tools/gpu_slice.py package` writes): the device and its bare loops, then each run's epochs, scores and throughput against its bare loop."
+    from deepclust_nb.learner import preset_defaults
+    root = Path(root)
+    env_f, runs = root/'slice-env.json', sorted(f for f in root.glob('*.json') if f.name != 'slice-env.json')
+    if not env_f.exists() or not runs: return '_No GPU slice has been run yet._\n'
+    env = json.loads(env_f.read_text()); v = env.get('versions', {})
+    loops = ', '.join(f"{k} {b['img_per_s']:,.0f} img/s" for k, b in env.get('bare_loops', {}).items())
+    nb = env.get('neighbours') or {}
+    head = (f"{env.get('gpu', env.get('device'))}, torch {v.get('torch')}, torchvision {v.get('torchvision')}, "
+            f"faiss {v.get('faiss') or 'not installed (torch kNN and k-means)'}; command `{env.get('command')}`, "
+            f"{env.get('total_s', 0)/60:.1f} min. Bare loops (forward + backward, bf16): {loops}."
+            + (f" Torch kNN of {nb['n']:,}×{nb['dim']} (k = {nb['k']}): {nb['knn_s']:.2f} s; k-means ({nb['kmeans_n_init']} inits):"
+               f" {nb['kmeans_s']:.2f} s." if nb else ''))
+    lines = ['| run | images | batch | epochs | training | ACC | NMI | clusters used | img/s | view img/s | bare loop | fraction |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for f in runs:
+        m = json.loads(f.read_text()); tp = m.get('throughput', {}); sl = m.get('slice', {})
+        try: bs = (m.get('overrides') or {}).get('batch_size') or preset_defaults(m['method'], 'paper').get('batch_size', '–')
+        except DeepClustError: bs = '–'       # a method no longer registered
+        lines.append(f"| `{m['method']}` | {m.get('n_images', 0):,} | {bs} | {m['epochs']} | "
+                     f"{m.get('train_seconds', 0):.0f} s | {m['acc']:.3f} | {m['nmi']:.3f} | {m.get('n_clusters_used', '–')} | "
+                     f"{tp.get('img_per_s', 0):,.0f} | {tp.get('view_img_per_s', 0):,.0f} | {tp.get('bare_loop', '–')} "
+                     f"({sl.get('bare_loop_img_per_s') or 0:,.0f}) | {100*tp.get('fraction_of_bare_loop', 0):.0f}% |")
+    return head + '\n\n' + '\n'.join(lines) + '\n'
+

@@ -51,3 +51,14 @@ def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
     for name in method_names():                                 # each method's own overrides are named in its protocol
         for k in get_method(name).gpu_slice['overrides']: assert f'{k}=' in proto[name], (name, k, proto[name])   # --subset replaces the value
     assert len(summarize(rows)) == len(method_names()) and all(time_to_accuracy(m["curve"])["best_acc"] >= 0 for m in rows)
+
+def test_gpu_profile_on_cpu(tmp_path):
+    "tools/gpu_profile.py on the CPU (the digits, the small ConvNet): the ranked operators and the run's metrics land in OUT."
+    r = subprocess.run([sys.executable, 'tools/gpu_profile.py', 'bscic', '--dataset', 'digits', '--device', 'cpu', '--subset', '256',
+                        '--epochs', '1', '--param', 'backbone=convnet_s', '--rows', '5', '--out', str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, 'PYTHONPATH': str(ROOT)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    p = json.loads((tmp_path/'profile-bscic.json').read_text())
+    assert p['ranked_by'] == 'self_cpu_time_total' and len(p['ops']) == 5 and p['metrics']['n_images'] == 256
+    assert p['ops'][0]['self_s'] >= p['ops'][-1]['self_s'] > 0 and 0 < sum(o['share'] for o in p['ops']) <= 1
+    assert 'bscic:' in r.stdout and p['params'] == dict(backbone='convnet_s', subset=256)

@@ -17,8 +17,9 @@ TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
 
 def _tables(src:str) -> str:
     "Replace each table marker by the table `deepclust report results --out results/report` wrote, and the methods marker by the registry's table."
-    from deepclust_nb.reproduce import methods_markdown, slice_markdown, ablations_summary_markdown
+    from deepclust_nb.reproduce import methods_markdown, slice_markdown, slice_results_markdown, ablations_summary_markdown
     for mark, make in (('<!-- methods-table -->', methods_markdown), ('<!-- gpu-slice-table -->', slice_markdown),
+                       ('<!-- gpu-slice-results -->', lambda: slice_results_markdown(ROOT/'results'/'gpu')),
                        ('<!-- ablations-table -->', lambda: ablations_summary_markdown(ROOT/'results'))):
         if mark in src: src = src.replace(mark, make().strip())     # made from the method registry
     for mark, path in TABLES.items():
