@@ -604,6 +604,19 @@ def ablation_markdown(cls, root='../results') -> str:
             "✗ in the opposite direction, ≈ ours is within the spread between seeds "
             "(the larger standard deviation of the two rows), so it neither agrees nor disagrees.\n\nBudget:\n" + budgets + '\n')
 
+def _control(method, ds, tag, root, rows=()) -> str:
+    """A row whose tag adds a switch besides the ablated one (`no_clc+predict-kmeans`) beside the control run with that
+    switch alone (`predict-kmeans`, e.g. the plan `dcsc-readout`), when 3 seeds of it exist: which part of the change is the ablation's.
+    A second ablated switch (`no_il+no_clu`, the paper's row without both) is a row of the table (`rows`), not a control."""
+    if '+' not in tag: return ''
+    ab, ctl = tag.split('+', 1)
+    if ctl in rows: return ''
+    ours = [m['acc'] for m in collect_metrics(root) if m.get('method') == method and m.get('dataset') == ds and m.get('ablation') == tag]
+    cs = [m['acc'] for m in collect_metrics(root) if m.get('method') == method and m.get('dataset') == ds and m.get('ablation') == ctl]
+    if len(cs) < 3 or not ours: return ''
+    (cm, csd), (om, _) = _ms(cs), _ms(ours)
+    return f"; against `{ctl}` alone ({cm:.3f} ± {csd:.3f}), `{ab}` changes it by {om - cm:+.3f}"
+
 def ablations_summary_markdown(root='results') -> str:
     "The README's ablation table: per paper, the row that costs the most ACC in the paper and in ours (per data set of ours)."
     from deepclust_nb.learner import method_names, get_method
@@ -621,7 +634,8 @@ def ablations_summary_markdown(root='results') -> str:
             tags = {r['tag'] for r in t if r['dataset'] == ds and not r['full']}
             rs = {r['tag']: r for r in t if r['dataset'] == ds and r['delta'] is not None and r['seeds'] >= 3}   # rows with 3 seeds
             w = min(rs.values(), key=lambda r: r['delta'], default=None)
-            ours.append((f"`{w['tag']}` ({ds}: {w['delta']:+.3f} {w['mark']}".rstrip() if w else f"not run yet ({ds}")
+            ctrl = _control(m, ds, w['tag'], root, {r['tag'] for r in t}) if w else ''
+            ours.append((f"`{w['tag']}` ({ds}: {w['delta']:+.3f} {w['mark']}".rstrip() + ctrl if w else f"not run yet ({ds}")
                         + f"; {len(rs)} of {len(tags)} rows run)")
         lines.append(f"| `{m}` | {ps} | {'; '.join(ours)} |")
     return '\n'.join(lines) + '\n'
