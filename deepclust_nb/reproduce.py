@@ -632,11 +632,13 @@ def ablations_summary_markdown(root='results') -> str:
         ours = []
         for ds in dict.fromkeys(d for it in ablation_runs(cls, preset_runs=True) for d in it['datasets']):
             tags = {r['tag'] for r in t if r['dataset'] == ds and not r['full']}
-            rs = {r['tag']: r for r in t if r['dataset'] == ds and r['delta'] is not None and r['seeds'] >= 3}   # rows with 3 seeds
+            done = {r['tag'] for r in t if r['dataset'] == ds and not r['full'] and r['seeds'] >= 3}          # rows with 3 seeds
+            rs = {r['tag']: r for r in t if r['tag'] in done and r['dataset'] == ds and r['delta'] is not None}   # ... and a change
             w = min(rs.values(), key=lambda r: r['delta'], default=None)
             ctrl = _control(m, ds, w['tag'], root, {r['tag'] for r in t}) if w else ''
             ours.append((f"`{w['tag']}` ({ds}: {w['delta']:+.3f} {w['mark']}".rstrip() + ctrl if w else f"not run yet ({ds}")
-                        + f"; {len(rs)} of {len(tags)} rows run)")
+                        + f"; {len(done)} of {len(tags)} rows run"
+                        + ('' if any(r['full'] and r['dataset'] == ds and r['seeds'] >= 3 for r in t) else ', the full method not yet') + ')')
         lines.append(f"| `{m}` | {ps} | {'; '.join(ours)} |")
     return '\n'.join(lines) + '\n'
 
