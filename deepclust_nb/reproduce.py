@@ -553,7 +553,9 @@ def ablation_table(cls, # a registered method class with `paper_ablations` and `
     for it in its:
         full = next((x for x in its if x['setup'] is it['setup'] and x['tag'] == '-'.join(filter(None, [it['setup'].get('tag'), 'full']))), None)
         for ds in it['datasets']:
-            ours = [m['acc'] for m in _ablation_results(cls, it, ds, rows)]
+            made = _ablation_results(cls, it, ds, rows)
+            ours = [m['acc'] for m in made]
+            gpus = sorted({str(m.get('device_name') or m['device']) for m in made if str(m.get('device', '')).startswith('cuda')})
             base = [m['acc'] for m in _ablation_results(cls, full, ds, rows)] if full else []
             mean, sd = _ms(ours); fmean, fsd = _ms(base)
             is_full = it is full
@@ -562,7 +564,7 @@ def ablation_table(cls, # a registered method class with `paper_ablations` and `
             for table, row, pds in it['rows']:
                 r = out.setdefault((table, row, ds), dict(table=table, row=row, tag=it['tag'], dataset=ds, acc=mean, acc_std=sd,
                                                            seeds=len(ours), delta=delta, spread=spread, full=is_full, paper=[],
-                                                           budget=it['setup'].get('budget')))
+                                                           budget=it['setup'].get('budget'), gpu=gpus))
                 p = next(x for x in paper if (x['table'], x['row'], x['dataset']) == (table, row, pds))
                 pf = paper_full(table, pds, full) if full else None
                 pd = None if is_full or p['paper'][0] is None or pf is None or pf['paper'][0] is None else p['paper'][0] - pf['paper'][0]
@@ -589,6 +591,7 @@ def ablation_markdown(cls, root='../results') -> str:
         if r is None: return '–'
         if r['acc'] is None: return 'not run yet'
         s = f"{r['acc']:.3f}" + (f" ± {r['acc_std']:.3f}" if r['seeds'] > 1 else '') + f" ({r['seeds']} seed{'s' * (r['seeds'] > 1)})"
+        s += ' †' * bool(r.get('gpu'))
         return s + (' full method' if r['full'] else f" {_pm(r['delta'])} {r['mark']}".rstrip())
     lines = []
     for k in dict.fromkeys((r['table'], r['row']) for r in t):
@@ -602,7 +605,36 @@ def ablation_markdown(cls, root='../results') -> str:
             "our full method on the same data set). Mark, against the paper's change (averaged over the data sets it prints): "
             "✓ ours changes ACC in the paper's direction (for a row the paper only plots, the direction its text states), "
             "✗ in the opposite direction, ≈ ours is within the spread between seeds "
-            "(the larger standard deviation of the two rows), so it neither agrees nor disagrees.\n\nBudget:\n" + budgets + '\n')
+            "(the larger standard deviation of the two rows), so it neither agrees nor disagrees." + _gpu_note(cls, t, root)
+            + "\n\nBudget:\n" + budgets + '\n')
+
+def _gpu_note(cls, t:list, root) -> str:
+    "The footnote of the rows made on a GPU (†), with the device checks of `root`/gpu/ablation-checks.json for `cls`."
+    gpus = sorted({g for r in t for g in r.get('gpu') or []})
+    if not gpus: return ''
+    note = (f"\n\n† made on {', '.join(gpus)} by `tools/gpu_ablations.py`: the same preset, epochs, data and seeds as the "
+            "rows made on CPU cores, in fp32 (autocast and TF32 off); every other row ran on CPU cores.")
+    p = Path(root)/'gpu'/'ablation-checks.json'
+    if not p.exists(): return note
+    try:
+        runs = json.loads(p.read_text())['runs']
+        runs = {n: m for n, m in runs.items() if isinstance(m, dict) and m.get('method') == cls.name
+                and all(isinstance(m.get(k), (int, float, str)) for k in ('dataset', 'seed', 'acc'))}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        return note + f" (The device checks in {p} could not be read: {type(e).__name__}: {e}.)"
+    cpu = [m for m in collect_metrics(root) if m.get('method') == cls.name and not str(m.get('device', '')).startswith('cuda')]
+    checks = []
+    for key in dict.fromkeys((m['dataset'], m.get('ablation')) for m in runs.values()):
+        g = {m['seed']: m['acc'] for m in runs.values() if (m['dataset'], m.get('ablation')) == key}
+        c = {m['seed']: m['acc'] for m in cpu if (m['dataset'], m.get('ablation')) == key and m['seed'] in g}
+        if len(c) < 2 or len(c) != len(g): continue
+        (gm, gs), (cm, cs) = _ms(list(g.values())), _ms(list(c.values()))
+        seeds = lambda d: ' / '.join(f"{d[k]:.3f}" for k in sorted(d))
+        checks.append(f"`{key[1] or 'full'}` on {key[0]}, {gm:.3f} ± {gs:.3f} on the GPU (seeds {seeds(g)}) against "
+                      f"{cm:.3f} ± {cs:.3f} on CPU cores ({seeds(c)})")
+    if checks: note += (" Device check: rows made on both, with the same seeds (the GPU's in `gpu/ablation-checks.json`, not "
+                        "counted in the table): " + '; '.join(checks) + '.')
+    return note
 
 def _control(method, ds, tag, root, rows=()) -> str:
     """A row whose tag adds a switch besides the ablated one (`no_clc+predict-kmeans`) beside the control run with that
@@ -703,13 +735,17 @@ def slice_results_markdown(root) -> str:
                f" {nb['kmeans_s']:.2f} s." if nb else ''))
     lines = ['| run | images | batch | epochs | training | ACC | NMI | clusters used | img/s | view img/s | bare loop | fraction |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|']
+    unread = []
     for f in runs:
-        m = json.loads(f.read_text()); tp = m.get('throughput', {}); sl = m.get('slice', {})
+        try: m = json.loads(f.read_text())
+        except (OSError, ValueError) as e: unread.append(f"{f.name} ({type(e).__name__})"); continue
+        if not isinstance(m, dict) or not isinstance(m.get('slice'), dict) or 'method' not in m: continue   # not a slice run (e.g. ablation-checks.json)
+        tp = m.get('throughput', {}); sl = m['slice']
         try: bs = (m.get('overrides') or {}).get('batch_size') or preset_defaults(m['method'], 'paper').get('batch_size', '–')
         except DeepClustError: bs = '–'       # a method no longer registered
         lines.append(f"| `{m['method']}` | {m.get('n_images', 0):,} | {bs} | {m['epochs']} | "
                      f"{m.get('train_seconds', 0):.0f} s | {m['acc']:.3f} | {m['nmi']:.3f} | {m.get('n_clusters_used', '–')} | "
                      f"{tp.get('img_per_s', 0):,.0f} | {tp.get('view_img_per_s', 0):,.0f} | {tp.get('bare_loop', '–')} "
                      f"({sl.get('bare_loop_img_per_s') or 0:,.0f}) | {100*tp.get('fraction_of_bare_loop', 0):.0f}% |")
-    return head + '\n\n' + '\n'.join(lines) + '\n'
+    return head + '\n\n' + '\n'.join(lines) + '\n' + (f"\nNot read (damaged files): {', '.join(unread)}.\n" if unread else '')
 

@@ -1,5 +1,6 @@
 """Where a method's training time goes: `fit` of one method under `torch.profiler`, the operators ranked by their own
-device time (CPU time on a CPU), printed and written to OUT/profile-<method>.json. Runs like tools/gpu_slice.sh: from
+device time (CPU time on a CPU), and on CUDA the kernels too, each as a share of the kernels' total device time (each
+kernel counted once), printed and written to OUT/profile-<method>.json. Runs like tools/gpu_slice.sh: from
 the repository root with PYTHONPATH=.:.carry/site and DEEPCLUST_DATA=.carry/data on an image without this project
 installed.
 
@@ -29,14 +30,24 @@ def profile(method, dataset='cifar10', subset=None, epochs=1, device='cuda', pre
                 report=False, progress=False, seed=0, **kw)
         if cuda: torch.cuda.synchronize()
         wall = time.time() - t
+    # On CUDA the ranking is of device time, and the total is the kernels' own time alone (events on the device: kernels,
+    # copies, memsets): an operator's self device time is the time of the kernels it launched, so adding operators and
+    # kernels would count each kernel twice. Operators' shares are of that total too (the kernels each one launched).
+    from torch.autograd import DeviceType
+    ev = list(prof.key_averages())
     key = 'self_device_time_total' if cuda else 'self_cpu_time_total'
-    ev = sorted(prof.key_averages(), key=lambda e: getattr(e, key, 0) or 0, reverse=True)
-    total = sum(getattr(e, key, 0) or 0 for e in ev) or 1
-    table = [dict(op=e.key, calls=e.count, self_s=(getattr(e, key, 0) or 0) / 1e6,
-                  share=(getattr(e, key, 0) or 0) / total, cpu_total_s=e.cpu_time_total / 1e6) for e in ev[:rows]]
+    t = lambda e: getattr(e, key, 0) or 0
+    on_device = [e for e in ev if cuda and e.device_type == DeviceType.CUDA]
+    ops = sorted((e for e in ev if e.device_type != DeviceType.CUDA), key=t, reverse=True)
+    total = sum(t(e) for e in (on_device if cuda else ops)) or 1
+    row = lambda e: dict(op=e.key, calls=e.count, self_s=t(e) / 1e6, share=t(e) / total, cpu_total_s=e.cpu_time_total / 1e6)
+    table = [row(e) for e in ops[:rows]]
+    kernels = [row(e) for e in sorted(on_device, key=t, reverse=True)[:rows]]
     m = {k: v for k, v in r.metrics.items() if k not in ('curve', 'run_dir')}
     return dict(method=method, dataset=dataset, subset=subset, epochs=epochs, device=device, params=kw, wall_s=wall,
-                ranked_by=key, total_self_s=total / 1e6, metrics=m, ops=table)
+                ranked_by=key, total_self_s=total / 1e6,
+                total_is='kernels on the device (each counted once)' if cuda else 'operators own CPU time',
+                metrics=m, ops=table, **(dict(kernels=kernels) if cuda else {}))
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='gpu_profile', description=__doc__.split('\n\n')[0])
@@ -53,7 +64,10 @@ def main(argv=None):
     tmp = out/f'.profile-{a.method}.json.tmp'; tmp.write_text(json.dumps(res, indent=1)); os.replace(tmp, out/f'profile-{a.method}.json')
     print(f"{a.method}: {res['wall_s']:.1f} s wall, {res['total_self_s']:.1f} s of {res['ranked_by']}, "
           f"ACC {res['metrics'].get('acc', float('nan')):.3f} after {res['metrics'].get('epochs')} epochs")
-    for o in res['ops']: print(f"  {100*o['share']:5.1f}%  {o['self_s']:8.3f} s  {o['calls']:7d}  {o['op'][:90]}")
+    for title in ('ops', 'kernels'):
+        if title not in res: continue
+        print(f"  {title} (shares of {res['total_is']}):")
+        for o in res[title]: print(f"  {100*o['share']:5.1f}%  {o['self_s']:8.3f} s  {o['calls']:7d}  {o['op'][:90]}")
     return 0
 
 if __name__ == '__main__': sys.exit(main())
