@@ -38,8 +38,8 @@ FP32 = dict(amp=False)        # plus TF32 off in the run's process (`one`)
 def log(*a): print(time.strftime('%H:%M:%S'), *a, flush=True)
 
 def atomic_json(path:Path, obj):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + '.tmp'); tmp.write_text(json.dumps(obj, indent=1) + '\n'); os.replace(tmp, path)
+    from deepclust_nb.core import atomic_save_json       # the library's atomic write (it makes the folder)
+    atomic_save_json(path, obj, indent=1)
 
 def prepare(carry:Path, data_root:Path):
     "Copy the MNIST and Fashion-MNIST test files into the carried folder."
@@ -104,8 +104,8 @@ def run(out:Path, runs_dir:Path, device:str, jobs:int, deadline:float, limit:flo
     if device.startswith('cuda'): res['gpu'] = torch.cuda.get_device_name(0)
     save = lambda: atomic_json(out/'ablations.json', {**res, 'seconds': round(time.time() - t0, 1)})
     save()
-    for ds in sorted({runs[n].dataset for n in names}):          # decode once, before the runs share the cache
-        d = load_dataset(ds, split=runs[names[0]].params.get('split', 'test')); log(f"{ds}: {len(d.x)} images")
+    for ds, split in sorted({(runs[n].dataset, runs[n].params.get('split', 'all')) for n in names}):   # decode once, before
+        d = load_dataset(ds, split=split); log(f"{ds} ({split}): {len(d.x)} images")                    # the runs share the cache
     threads = max(1, (os.cpu_count() or 1) // jobs)
     log(f"{len(rows)} plan runs + {len(res['checks'])} checks, {jobs} at a time, {threads} thread(s) each, on {res.get('gpu', device)}")
     started = {}
