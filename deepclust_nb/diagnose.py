@@ -21,6 +21,11 @@ def _runs(root, method:str, dataset:str) -> list:
         if isinstance(m, dict) and m.get('method') == method and m.get('dataset') == dataset and m.get('tag') and 'acc' in m: out.append(m)
     return out
 
+def _changes(m:dict) -> str:
+    "What a diagnosis run sets beyond its preset and budget, from its plan overrides: 'use_mi=True, lr=0.0003'."
+    skip = ('preset', 'epochs', 'split', 'subset')
+    return ', '.join(f"{k}={v}" for k, v in (m.get('overrides') or {}).items() if k not in skip and v is not None)
+
 def diagnosis_rows(method:str, # a registered method name
                    root='../results/diagnose', # folder of the diagnose plan's result files
                    dataset:str='digits', # the data set the experiments ran on
@@ -37,7 +42,7 @@ def diagnosis_rows(method:str, # a registered method name
         finals = [m.get('final_terms') or {} for m in ms]
         terms = {k: float(np.mean([f[k] for f in finals if k in f])) for k in {k for f in finals for k in f}}
         rows.append(dict(tag=tag, n=len(ms), acc=float(np.mean(accs)), sd=float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.,
-                         terms=terms,
+                         terms=terms, changes=_changes(ms[0]),
                          accs=accs, used=[m.get('n_clusters_used') for m in ms],
                          epochs=[c[1] for c in (ms[0].get('curve') or [])][:L],
                          curve=np.mean([c[:L] for c in curves], 0).tolist() if L else []))
@@ -46,7 +51,7 @@ def diagnosis_rows(method:str, # a registered method name
 # %% ../nbs/42_diagnose.ipynb #afb1145f
 def diagnosis_markdown(method:str, root='../results/diagnose', dataset:str='digits',
                        ref:str|None=None, # the tag the others are compared with (None: the first)
-                       notes:dict|None=None, # tag -> what the experiment changes, in words
+                       notes:dict|None=None, # tag -> what the experiment changes, in words (default: its settings beyond the preset)
                        terms:tuple=(), # final-epoch record keys to show as columns (mean over the seeds; – where absent)
                       ) -> str:
     "A Markdown table of `diagnosis_rows`: tag, what it changes, ACC mean ± sd (seeds), change from `ref`, clusters used."
@@ -58,7 +63,7 @@ def diagnosis_markdown(method:str, root='../results/diagnose', dataset:str='digi
            + ''.join(f' {t} |' for t in terms), '|---' * (6 + len(terms)) + '|']
     for r in rows:
         d = '—' if r is base else f"{r['acc'] - base['acc']:+.3f}"
-        out.append(f"| `{r['tag']}` | {notes.get(r['tag'], '')} | {r['acc']:.3f} ± {r['sd']:.3f} | {r['n']} | {d} | "
+        out.append(f"| `{r['tag']}` | {notes.get(r['tag'], r['changes'])} | {r['acc']:.3f} ± {r['sd']:.3f} | {r['n']} | {d} | "
                    f"{', '.join(str(u) for u in r['used'])} |" + ''.join(f" {r['terms'][t]:.3f} |" if t in r['terms'] else ' – |' for t in terms))
     return '\n'.join(out) + '\n'
 

@@ -59,10 +59,11 @@ def test_two_processes_ran(two):
 def test_step_matches_single_process(two, single, key):
     "Loss terms and every parameter gradient of a 2-process step equal the 1-process step on the same global batch."
     one = single[key]
-    assert one['grads'] and max(g.abs().max().item() for g in one['grads'].values()) > 1e-4   # there is something to compare
+    big = max(g.abs().max().item() for g in one['grads'].values()) if one['grads'] else 0.
+    assert big > 1e-4                                                   # there is something to compare
     for r in two[1]:
         d = compare_steps(one, r['step', key])
-        assert max(d.values()) < 1e-5, (key, d)
+        assert max(d.values()) < 1e-5 * max(1., big), (key, d, big)      # float32 rounding scales with the gradients' size
 
 @pytest.mark.parametrize('name', list(PARAMS))
 def test_two_process_run_writes_run_folder(two, name):
