@@ -8,12 +8,14 @@ import math, tempfile, shutil
 from pathlib import Path
 import numpy as np
 import torch
+import sys, collections
+from torch.overrides import TorchFunctionMode
 from .learner import (method_hp, get_method, load_data, Learner, _make_optimizer, _n_clusters, forward_backward,
-                                  epoch_seed, fit, Run)
+                                  epoch_seed, fit, Run, ready_learner)
 
 # %% auto #0
-__all__ = ['SUMMARY', 'nt_xent_by_hand', 'cluster_contrast_by_hand', 'entropy_by_hand', 'losses_fall', 'check_learns',
-           'check_resume', 'notebook_fit', 'run_summary', 'method_results']
+__all__ = ['READBACKS', 'FROM_PYTHON', 'SUMMARY', 'nt_xent_by_hand', 'cluster_contrast_by_hand', 'entropy_by_hand', 'losses_fall',
+           'check_learns', 'SyncCounter', 'step_syncs', 'check_resume', 'notebook_fit', 'run_summary', 'method_results']
 
 # %% ../nbs/41_checks.ipynb #f4c97e6a
 def _cos(u, v) -> float: return float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
@@ -49,17 +51,10 @@ def losses_fall(method:str, # a registered method
                 epoch:int=0, # the epoch whose stage the steps train (e.g. NNCC's SimCLR stage at 0)
                 **params) -> dict: # hyper-parameters (default: the small ConvNet, the cpu preset, on the CPU)
     "Loss before and after `steps` steps on one batch of digits, the loss terms, and the trainable parameters the first backward left without a gradient."
-    hp = method_hp(method, **{'dataset': 'digits', 'subset': n, 'batch_size': n, 'backbone': 'convnet', 'preset': 'cpu',
-                              'device': 'cpu', 'progress': False, 'report': False, **params})
-    torch.manual_seed(0)
-    data = load_data(hp)
-    m = get_method(method)(hp, _n_clusters(hp, data), data.channels, data.image_size)
-    learn = Learner(m, data, hp)
-    learn.opt = _make_optimizer(hp, m.param_groups())
-    m.prepare_features(learn); m.setup(learn)
-    learn.epoch = epoch
-    m.train(); m.on_epoch_start(learn, epoch)
-    idx = torch.arange(len(data), device=learn.device)
+    learn = ready_learner(method, epoch, **{'dataset': 'digits', 'subset': n, 'batch_size': n, 'backbone': 'convnet',
+                                            'preset': 'cpu', 'device': 'cpu', 'report': False, **params})
+    m, hp = learn.method, learn.hp
+    idx = torch.arange(learn.n, device=learn.device)
     losses, no_grad, terms = [], None, set()
     for i in range(steps):
         learn.gen.manual_seed(epoch_seed(hp['seed'], i % 3)); torch.manual_seed(i % 3)   # three sets of views, in turn
@@ -82,6 +77,53 @@ def check_learns(method:str, cases:list=({},), **params) -> dict:
         if r['no_grad']: raise AssertionError(f"{method} {kw}: no gradient reached {', '.join(r['no_grad'])}")
         out[str(kw) if kw else 'defaults'] = (round(r['first'], 4), round(r['last'], 4))
     return out
+
+# %% ../nbs/41_checks.ipynb #7cffd6b1
+READBACKS = ('__bool__', 'item', 'tolist', '__float__', '__int__', '__index__', 'nonzero', 'unique', 'unique_consecutive',
+             'masked_select', 'cpu', 'numpy', 'equal', 'allclose')   # calls that need a value on the host
+FROM_PYTHON = ('tensor', 'as_tensor')                                  # with Python data: a blocking copy to the device
+
+class SyncCounter(TorchFunctionMode):
+    "Within the block, count torch calls that read a value back to the host or build a tensor from Python data: `hits`, and `sites` (library file:line)."
+    def __init__(self):
+        super().__init__()
+        self.hits, self.sites = collections.Counter(), collections.Counter()
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        n, kind = getattr(func, '__name__', ''), None
+        if n in READBACKS: kind = n
+        elif n in FROM_PYTHON and args and not torch.is_tensor(args[0]): kind = 'from_python'
+        elif n in ('__getitem__', '__setitem__') and len(args) > 1 and torch.is_tensor(args[1]) and args[1].dtype == torch.bool:
+            kind = 'bool_index'
+        if kind: self._count(kind)
+        return func(*args, **(kwargs or {}))
+    def _count(self, kind):
+        frames, f = [], sys._getframe(2)
+        while f is not None: frames.append(f.f_code.co_filename); f = f.f_back
+        if any('torch/optim' in p for p in frames): return          # the optimiser's bookkeeping
+        self.hits[kind] += 1
+        site = next((p for p in frames if 'deepclust_nb' in p and not p.endswith('checks.py')), None)
+        if site:
+            fr = sys._getframe(2)
+            while fr is not None and fr.f_code.co_filename != site: fr = fr.f_back
+            self.sites[f"{kind} {site.split('deepclust_nb/')[-1]}:{fr.f_lineno}"] += 1
+
+def step_syncs(method:str, # a registered method
+               epoch:int=0, # the epoch (so the stage) whose steps are counted
+               steps:int=4, # steps counted (after one uncounted step)
+               data=None, # images in memory (`ImageData`) instead of `params`' data set
+               **params) -> dict: # hyper-parameters (default: the small ConvNet, the cpu preset, on the CPU)
+    "Host reads and tensors from Python data per training step of `method` at `epoch`, between loss checks: {'per_step', 'hits', 'sites'}."
+    learn = ready_learner(method, epoch, data, **{'dataset': 'digits', 'subset': 128, 'batch_size': 32, 'backbone': 'convnet',
+                                                   'preset': 'cpu', 'device': 'cpu', 'report': False, **params})
+    m, batches = learn.method, learn.batches(epoch)
+    def one(j):
+        forward_backward(learn, batches[j % len(batches)], check=False)
+        learn.opt.step(); m.after_step(learn); learn.iter += 1
+    one(0)
+    with SyncCounter() as c:
+        for j in range(1, steps + 1): one(j)
+    learn.pending = []
+    return dict(per_step=sum(c.hits.values()) / steps, hits=dict(c.hits), sites=dict(c.sites))
 
 # %% ../nbs/41_checks.ipynb #46197d13
 def check_resume(method:str, # a registered method

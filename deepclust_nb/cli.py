@@ -10,13 +10,13 @@ import torch
 from .core import DeepClustError, DamagedFile, atomic_write_text, get_device, load_torch, read_json
 from .data import DATASETS, load_image_folder
 from .backbones import BACKBONES
-from .learner import (METHODS, load_methods, fit, get_method, assign, param_docs,
+from .learner import (load_run, METHODS, load_methods, fit, get_method, assign, param_docs,
                       preset_defaults, RunStopped, CHECKPOINT_KEYS)
 from .reproduce import reproduce, report, plan_listing
 from .distributed import is_main, shutdown
 
 # %% auto #0
-__all__ = ['COMMON_HELP', 'parse_fit_args', 'cmd_fit', 'load_run', 'predict', 'param_table', 'cmd_list', 'main']
+__all__ = ['COMMON_HELP', 'parse_fit_args', 'cmd_fit', 'predict', 'param_table', 'cmd_list', 'main']
 
 # %% ../nbs/90_cli.ipynb #f5efc586
 _FLAGS = dict(method=None, preset=None, dataset=None, images=None, clusters='n_clusters', epochs=None, batch_size=None,
@@ -112,38 +112,6 @@ def cmd_fit(argv):
     finally: shutdown()
     if main: _print_metrics(run.metrics)
     return 0
-
-def load_run(run_dir, device=None):
-    "Rebuild the method of a finished run folder with its trained weights → (method, hp)."
-    run_dir = Path(run_dir)
-    if not (run_dir/'config.json').exists() or not (run_dir/'checkpoint.pt').exists():
-        raise DeepClustError(f"{run_dir} is not a finished run folder (needs config.json and checkpoint.pt)",
-                             "pass a folder written by deepclust fit")
-    fix = f"the run folder {run_dir} is damaged: copy it again from where it came from, or train the run again"
-    cfg = read_json(run_dir/'config.json', 'run config', fix, need=('hp', 'n_clusters', 'channels', 'image_size'))
-    hp = cfg['hp']
-    if not isinstance(hp, dict) or 'method' not in hp:
-        raise DamagedFile(f"the run config {run_dir/'config.json'} is not one this library writes (no method in hp)", fix)
-    try: m = get_method(hp['method'])(hp, cfg['n_clusters'], cfg['channels'], cfg['image_size'])
-    except (KeyError, TypeError, ValueError) as e:
-        raise DamagedFile(f"the run config {run_dir/'config.json'} does not describe a model ({e})", fix) from None
-    ck = load_torch(run_dir/'checkpoint.pt', 'checkpoint', fix)      # tensors and plain values only: never runs code
-    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
-    if missing: raise DamagedFile(f"the checkpoint {run_dir/'checkpoint.pt'} is not one this library writes (no {', '.join(missing)})", fix)
-    if ck.get('method') != hp['method']:
-        raise DeepClustError(f"the checkpoint in {run_dir} is from method '{ck.get('method')}', the config says '{hp['method']}'",
-                             "the run folder is damaged: train it again")
-    try:
-        for name, buf in list(m.named_buffers()):       # buffers sized at training time (k-means centroids, κ, neighbour lists)
-            saved = ck['model'].get(name)
-            if saved is not None and saved.shape != buf.shape:
-                owner, _, attr = name.rpartition('.')
-                setattr(m.get_submodule(owner) if owner else m, attr, saved.clone())
-        m.load_state_dict(ck['model'])
-    except (RuntimeError, AttributeError, TypeError) as e:
-        raise DamagedFile(f"the checkpoint {run_dir/'checkpoint.pt'} does not fit the model in config.json "
-                          f"({str(e).splitlines()[0][:160]})", fix) from None
-    return m.to(get_device(device or 'auto')).eval(), hp, cfg
 
 def predict(run_dir, images, out=None, device=None) -> Path:
     "Assign the images of folder `images` with the trained run in `run_dir`; writes a CSV and returns its path."

@@ -10,10 +10,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SAFE_GLOBALS', 'DeepClustError', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'paper_path', 'get_device',
-           'seed_everything', 'Registry', 'DiskFull', 'atomic_write_bytes', 'atomic_write_text', 'atomic_save_json',
-           'atomic_torch_save', 'DamagedFile', 'UnsafeFile', 'describe_damage', 'load_torch', 'read_json', 'read_jsonl',
-           'RunLock', 'versions', 'git_sha', 'normalise_text', 'quote_in_text', 'paper_trace_markdown']
+__all__ = ['SAFE_GLOBALS', 'DeepClustError', 'need', 'writable_dir', 'cache_dir', 'data_root', 'runs_dir', 'paper_path',
+           'get_device', 'seed_everything', 'Registry', 'DiskFull', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_save_json', 'atomic_torch_save', 'DamagedFile', 'UnsafeFile', 'describe_damage', 'load_torch',
+           'read_json', 'read_jsonl', 'RunLock', 'versions', 'git_sha', 'normalise_text', 'quote_in_text',
+           'paper_trace_markdown']
 
 # %% ../nbs/00_core.ipynb #d5bfa7c9
 class DeepClustError(Exception):
@@ -21,6 +22,11 @@ class DeepClustError(Exception):
     def __init__(self, problem:str, fix:str|None=None):
         self.problem,self.fix = problem,fix
         super().__init__(problem if fix is None else f"{problem}\n  How to fix: {fix}")
+
+def need(ok, # the condition the input must meet
+         problem:str, fix:str): # what is wrong, and how to fix it
+    "Raise a `DeepClustError` naming `problem` and `fix` unless `ok`: the one-line check of an argument or setting."
+    if not ok: raise DeepClustError(problem, fix)
 
 # %% ../nbs/00_core.ipynb #edf768d9
 def _env_path(var, default): return Path(os.environ.get(var) or default).expanduser()

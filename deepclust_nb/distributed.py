@@ -14,7 +14,7 @@ from .core import DeepClustError, load_torch
 # %% auto #0
 __all__ = ['is_dist', 'rank', 'world', 'is_main', 'local_rank', 'barrier', 'init_from_env', 'shutdown', 'dist_device',
            'gather_with_grad', 'gather_nograd', 'broadcast_object', 'on_main', 'main_first', 'all_reduce_mean',
-           'average_grads', 'sync_bn_stats', 'map_batches', 'free_port', 'run_gloo']
+           'average_grads', 'sync_bn_stats', 'sync_batchnorm', 'map_batches', 'free_port', 'run_gloo']
 
 # %% ../nbs/17_distributed.ipynb #2a5a05fa
 def is_dist() -> bool:
@@ -153,6 +153,17 @@ def sync_bn_stats(module:nn.Module, src:int=0):
     for m in module.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and m.running_mean is not None:
             for b in (m.running_mean, m.running_var, m.num_batches_tracked): dist.broadcast(b, src)
+
+# %% ../nbs/17_distributed.ipynb #5de09aad
+def sync_batchnorm(module:nn.Module) -> nn.Module:
+    "`module` with its BatchNorm layers replaced by SyncBatchNorm (in place below the top), frozen layers kept frozen."
+    marks = {n: m.frozen_by_scope for n, m in module.named_modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and hasattr(m, 'frozen_by_scope')}
+    out = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for n, m in out.named_modules():
+        if n in marks: m.frozen_by_scope = marks[n]
+    out.train(module.training)          # re-apply the frozen-parts rule of the modules that have one
+    return out
 
 # %% ../nbs/17_distributed.ipynb #5392533f
 def _cpu(v): return tuple(_cpu(t) for t in v) if isinstance(v, tuple) else (v.cpu() if torch.is_tensor(v) else v)

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from .core import DeepClustError
 from .data import ImageData, resize_images, _read_pil, _to_l_or_rgb, _fit
 from .learner import fit as fit_run, assign, get_method, preset_defaults, COMMON, Method
-from .cli import load_run
+from .learner import load_run
 
 # %% auto #0
 __all__ = ['channel_axis', 'to_uint8', 'array_images', 'sequence_images', 'to_image_data', 'torchvision_fashion_root',

@@ -6,11 +6,12 @@
 from __future__ import annotations
 import json, math, os, sys, time, shlex, csv, io, warnings, inspect, signal, threading, random
 from functools import partial
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import (DeepClustError, writable_dir, Registry, get_device, seed_everything, runs_dir, atomic_write_text,
+from .core import (DeepClustError, need, writable_dir, Registry, get_device, seed_everything, runs_dir, atomic_write_text,
                                atomic_save_json, atomic_torch_save, versions, git_sha, load_torch, read_json, read_jsonl,
                                DamagedFile, RunLock)
 from .data import ImageData, load_dataset, load_image_folder
@@ -21,18 +22,20 @@ from .backbones import make_backbone, set_trainable
 from .views import views_for
 from .features import feature_bank
 from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env, dist_device, on_main,
-                                      main_first, map_batches, sync_bn_stats, broadcast_object)
+                                      main_first, map_batches, sync_bn_stats, broadcast_object, sync_batchnorm)
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['COMMON', 'METHODS', 'PREDICTS', 'PREDICT_SETTINGS', 'RECORD_KEYS', 'PRESETS', 'CHECKPOINT_KEYS', 'STOP_SIGNALS',
-           'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE', 'predicts_of',
-           'ContractError', 'Method', 'objective_gaps', 'recorded_terms', 'check_terms', 'load_methods', 'get_method',
-           'method_names', 'register_method', 'resolve_preset', 'preset_defaults', 'dict_comments', 'param_docs',
-           'missing_help', 'method_hp', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign',
-           'save_checkpoint', 'load_checkpoint', 'recalibrate_bn', 'evaluate', 'RunStopped', 'StopSignals',
-           'check_finite', 'forward_backward', 'train', 'plot_history', 'save_fig', 'Run', 'load_data', 'cosine_factor',
-           'fit_command', 'fit', 'acc_curve', 'finish', 'step_state', 'compare_steps', 'check_distributed_step']
+__all__ = ['COMMON', 'METHODS', 'PREDICTS', 'PREDICT_SETTINGS', 'THROUGHPUT_KEYS', 'RECORD_KEYS', 'PRESETS', 'CHECKPOINT_KEYS',
+           'STOP_SIGNALS', 'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE',
+           'predicts_of', 'ContractError', 'Method', 'objective_gaps', 'recorded_terms', 'check_terms', 'load_methods',
+           'get_method', 'method_names', 'register_method', 'resolve_preset', 'preset_defaults', 'dict_comments',
+           'param_docs', 'missing_help', 'method_hp', 'optimizer_kwargs', 'make_optimizer', 'cuda_settings',
+           'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint',
+           'load_weights', 'load_run', 'recalibrate_bn', 'evaluate', 'RunStopped', 'StopSignals', 'check_finite',
+           'forward_backward', 'train', 'steady_rate', 'GraphedStep', 'plot_history', 'save_fig', 'Run', 'load_data',
+           'cosine_factor', 'fit_command', 'fit', 'build_learner', 'acc_curve', 'finish', 'ready_learner', 'step_state',
+           'compare_steps', 'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
@@ -62,7 +65,10 @@ COMMON = dict(
     device='auto',       # auto, cpu, cuda or cuda:N
     amp=True,            # bf16 autocast of the network on CUDA; 'bf16': also on the CPU (the CPU check of the GPU path); False: off
     channels_last=True,  # channels-last memory format on CUDA
-    compile=False,       # torch.compile the method (True: the default backend, inductor; or a backend name, e.g. aot_eager)
+    compile=False,       # torch.compile the method's modules: backbone and heads (True: the default backend, inductor; or a backend name, e.g. aot_eager)
+    fused=True,          # fused optimisers (one kernel per step) on CUDA; off, or on the CPU: PyTorch's default implementation
+    cudnn_benchmark=True, # on CUDA: let cuDNN time its convolution algorithms for each new shape and keep the fastest
+    tf32=True,           # on CUDA: TF32 tensor cores for float32 matmuls and convolutions (the losses' fp32 matmuls)
     eval_every=1,        # evaluate (ACC/NMI/ARI when labels exist) every n epochs; 0 = only at the end
     eval_subset=10000,   # evaluate during training on this many images (a fixed seeded sample; None: all); the end uses all
     checkpoint_every=1,  # write the checkpoint every n epochs (also at the end, and when a signal stops the run)
@@ -73,6 +79,7 @@ COMMON = dict(
     sync_bn=False,       # under torch.distributed on CUDA: SyncBatchNorm (batch statistics over the global batch)
     time_budget=0,       # stop after the epoch in which this many seconds of training have passed (0: no limit)
     bn_clean=False,      # before each evaluation, re-estimate trained BatchNorm statistics on clean images (not the training views)
+    cuda_graph=False,    # on CUDA: capture the whole training step once in a CUDA graph and replay it (methods marked graph_capturable)
 )
 
 def _coerce(value, default):
@@ -107,7 +114,8 @@ def predicts_of(predict:str, # a method's `predict` setting: 'argmax' (its clust
         raise DeepClustError(f"unknown predict {predict!r}",
                              f"use argmax (the cluster head's argmax) or kmeans (k-means on {embedding})")
     return 'head' if predict == 'argmax' and has_head else 'kmeans'
-RECORD_KEYS = ('epoch', 'lr', 'seconds', 'img_per_s', 'view_img_per_s', 'acc', 'nmi', 'ari', 'n_clusters',
+THROUGHPUT_KEYS = ('img_per_s', 'view_img_per_s', 'steady_img_per_s')   # images per second: whole epoch, backbone views, steady state
+RECORD_KEYS = ('epoch', 'lr', 'seconds', *THROUGHPUT_KEYS, 'acc', 'nmi', 'ari', 'n_clusters',
                'n_clusters_used', 'eval_images', 'stopped_at')   # keys of an epoch record that are not loss terms
 
 class ContractError(DeepClustError):
@@ -197,8 +205,8 @@ class Method(nn.Module, metaclass=_MethodMeta):
         "True when the backbone is frozen and has weights, so its features are embedded once into the bank."
         return self.hp.get('finetune') == 'none' and any(True for _ in self.backbone.parameters())
     def bank_views(self):
-        "The augmentation of the cached copies: the `views` preset (default: simclr for colour, gray for gray), shared by all methods."
-        return views_for(self.channels, self.image_size, self.hp['views'])
+        "The augmentation of the cached copies: `Method.build_views`'s, whatever a method's own views, so every method shares one cache."
+        return Method.build_views(self)
     def prepare_features(self, learn, n_views:int|None=None):
         "With a frozen backbone: embed the clean images and V augmented copies once (cached) into `self.bank`."
         if not self.frozen: return
@@ -216,9 +224,6 @@ class Method(nn.Module, metaclass=_MethodMeta):
         if self.bank is not None: return self.bank.draw(idx, n, learn.gen, getattr(learn, 'shard', None))
         views, sh = views or self.views, getattr(learn, 'shard', None)
         return list(self.backbone(views.many(xb, n, learn.gen, sh)).chunk(n))   # one batched call for all n views
-    def clean_features(self, xb, idx) -> torch.Tensor:
-        "Backbone features (B, d) of the un-augmented batch: from the bank, else the backbone on `xb`."
-        return self.bank.rows(idx) if self.bank is not None else self.backbone(xb)
     def features_of(self, x, rows, device, to_float=None) -> torch.Tensor:
         "Backbone features of rows `rows` of uint8 images `x`: the bank's when `x` is the data it was built on."
         if self.bank is not None and x is getattr(self, '_bank_x', None): return self.bank.rows(rows)
@@ -228,6 +233,17 @@ class Method(nn.Module, metaclass=_MethodMeta):
     def extra_state(self) -> dict: "State outside modules and the main optimiser (other optimisers)."; return {}
     def load_extra_state(self, state:dict): pass
     def trainable(self) -> bool: return self.hp['epochs'] > 0
+    graph_capturable:bool = False   # its whole step may be captured in a CUDA graph (`cuda_graph`): static shapes, no read-back, capturable optimisers
+    def graph_key(self, learn): "Python values the step computes that a captured graph freezes (a new value: a new capture)."; return None
+    checked_terms:tuple = ('loss',)   # loss terms `check_finite` requires finite (a second optimiser's loss too, e.g. a critic's)
+    compile_skip:tuple = ()    # child modules `compile_modules` leaves alone (e.g. a critic whose loss needs a double backward)
+    def compile_modules(self, **kwargs) -> list:
+        "`torch.compile` in place each child module with parameters (backbone, heads; one inside another once), but `compile_skip`; their names."
+        kids = [(n, c) for n, c in self.named_children() if n not in self.compile_skip and any(True for _ in c.parameters())]
+        inside = {id(s) for _, c in kids for s in c.modules() if s is not c}
+        done = [n for n, c in kids if id(c) not in inside]
+        for n in done: getattr(self, n).compile(**kwargs)
+        return done
     def extra_metrics(self, learn) -> dict: "More scores for metrics.json, e.g. a second way of predicting."; return {}
     normalize_embedding:bool = True   # L2-normalise `embed` before k-means (cosine k-means)
     @torch.no_grad()
@@ -415,8 +431,6 @@ def method_hp(name:str, **overrides) -> dict:
 
 def _check_hp(hp):
     "Range checks on the common hyper-parameters, each with the fix."
-    def need(ok, problem, fix):
-        if not ok: raise DeepClustError(problem, fix)
     for k in ('epochs', 'eval_every'):
         need(isinstance(hp[k], int) and hp[k] >= 0, f"{k}={hp[k]!r} must be a whole number >= 0", f"e.g. --{k.replace('_','-')} 10")
     need(isinstance(hp['batch_size'], int) and hp['batch_size'] >= 2, f"batch_size={hp['batch_size']!r} must be >= 2", "e.g. --batch-size 256")
@@ -430,12 +444,40 @@ def _check_hp(hp):
     need(hp['preset'] in PRESETS, f"unknown preset '{hp['preset']}'", "use --preset paper or --preset cpu")
 
 # %% ../nbs/20_learner.ipynb #a77ffecf
-def _make_optimizer(hp, params):
-    if hp['optimizer'] == 'adam': return torch.optim.Adam(params, lr=hp['lr'], weight_decay=hp['weight_decay'])
-    if hp['optimizer'] == 'adamw': return torch.optim.AdamW(params, lr=hp['lr'], weight_decay=hp['weight_decay'])
-    if hp['optimizer'] == 'sgd':
-        return torch.optim.SGD(params, lr=hp['lr'], weight_decay=hp['weight_decay'], momentum=hp['momentum'])
-    raise DeepClustError(f"unknown optimizer '{hp['optimizer']}'", "use adam, adamw or sgd")
+def optimizer_kwargs(hp:dict, # resolved hyper-parameters (`fused`)
+                     params:list, # the parameters the optimiser will step
+                     capturable:bool=False, # keep the step count on the device, so the step can be captured in a CUDA graph
+                    ) -> dict:
+    "How an optimiser runs: fused (one kernel per step) when every parameter is on CUDA and `fused` is on; else PyTorch's default."
+    cuda = bool(params) and all(getattr(p, 'is_cuda', False) for p in params)
+    if not cuda: return {}
+    if capturable: return dict(capturable=True, foreach=True)    # fused kernels read their step count on the host
+    return dict(fused=True) if hp.get('fused', True) else {}
+
+def make_optimizer(hp:dict, params, optimizer:str|None=None, lr:float|None=None, capturable:bool=False):
+    "The optimiser `hp` names (or `optimizer`), at `hp['lr']` (or `lr`), fused on CUDA (`optimizer_kwargs`)."
+    params = list(params)
+    flat = [p for g in params for p in (g['params'] if isinstance(g, dict) else [g])]
+    name, lr = optimizer or hp['optimizer'], hp['lr'] if lr is None else lr
+    kw = dict(lr=lr, weight_decay=hp['weight_decay'], **optimizer_kwargs(hp, flat, capturable))
+    if name == 'adam': return torch.optim.Adam(params, **kw)
+    if name == 'adamw': return torch.optim.AdamW(params, **kw)
+    if name == 'sgd': return torch.optim.SGD(params, momentum=hp['momentum'], **kw)
+    raise DeepClustError(f"unknown optimizer '{name}'", "use adam, adamw or sgd")
+
+_make_optimizer = make_optimizer   # the name the checks used before
+
+@contextmanager
+def cuda_settings(hp:dict, # resolved hyper-parameters (`cudnn_benchmark`, `tf32`)
+                  cuda:bool): # whether the run is on CUDA (nothing changes otherwise)
+    "Within the block: cuDNN autotuning and TF32 as `hp` says, on CUDA; the previous global settings afterwards."
+    if not cuda: yield; return
+    b = torch.backends
+    was = (b.cudnn.benchmark, b.cuda.matmul.allow_tf32, b.cudnn.allow_tf32)
+    b.cudnn.benchmark = bool(hp.get('cudnn_benchmark', True))
+    b.cuda.matmul.allow_tf32 = b.cudnn.allow_tf32 = bool(hp.get('tf32', True))
+    try: yield
+    finally: b.cudnn.benchmark, b.cuda.matmul.allow_tf32, b.cudnn.allow_tf32 = was
 
 def epoch_seed(seed:int, epoch:int) -> int:
     "The seed of one epoch's random draws: a function of (seed, epoch) only, so a resumed run replays them."
@@ -454,7 +496,7 @@ class Learner:
         self.y = data.y
         self.n = len(data)
         if is_dist() and hp.get('sync_bn'):
-            if self.cuda: nn.SyncBatchNorm.convert_sync_batchnorm(method)   # replaces the BatchNorm layers in place
+            if self.cuda: sync_batchnorm(method)   # replaces the BatchNorm layers in place, frozen ones kept frozen
             elif is_main(): warnings.warn("sync_bn needs CUDA (SyncBatchNorm); on the CPU each process keeps its own BatchNorm statistics")
         self.method.to(self.device)
         if self.cuda and hp['channels_last']: self.method.to(memory_format=torch.channels_last)
@@ -465,6 +507,9 @@ class Learner:
         self.shard = (rank(), world()) if is_dist() else None   # this process's part of each global batch
         self.check_every = hp.get('check_every') or (16 if self.cuda else 1)   # steps between loss / stop-signal checks
         self.pending = []                     # loss terms of the steps since the last check (on the device)
+        self.graphed = None                   # the step as a `GraphedStep` (`cuda_graph`), else None
+        self.ticks = []                       # (steps taken, time) at each loss check of the epoch: its steady-state throughput
+        self.checking = True                  # whether the current step is one whose losses are checked (`forward_backward`)
         self.position = None                  # where inside an epoch a resumed run continues (from the checkpoint)
         self.last_checkpoint = time.time()    # when the checkpoint was last written (`checkpoint_minutes`)
         n_eval = hp.get('eval_subset')
@@ -499,7 +544,8 @@ class Learner:
     def autocast(self):
         "bf16 autocast of the network: on CUDA when `amp` is on, on any device when `amp='bf16'`; else off."
         amp = self.hp['amp']
-        if amp == 'bf16' or (self.cuda and amp): return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if amp == 'bf16' or (self.cuda and amp):    # a captured graph replays its casts: no weight-cast cache across steps
+            return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=not self.hp.get('cuda_graph'))
         return torch.autocast(self.device.type, enabled=False)
 
 # %% ../nbs/20_learner.ipynb #09d97db8
@@ -517,17 +563,19 @@ def wrap_ddp(learn:Learner) -> Learner:
 
 # %% ../nbs/20_learner.ipynb #fd7f7e16
 @torch.no_grad()
-def assign(method:Method, x, device, batch_size=512, to_float=None, fit_kmeans=True, seed=0, rows=None, autocast=None):
+def assign(method:Method, x, device, batch_size=512, to_float=None, fit_kmeans=True, seed=0, rows=None, autocast=None,
+           store:bool=True): # keep newly fitted k-means centroids in the model (False: score without changing it)
     "Cluster of each image (of rows `rows`, default all), its confidence and the embedding: argmax of `probs`, else nearest k-means centroid."
     emb,probs = method.embed_all(x, device, batch_size, to_float, rows=rows, autocast=autocast)
     if probs is not None:
         conf,pred = probs.max(1)
         return pred, conf, emb
     z = F.normalize(emb, dim=1) if method.normalize_embedding else emb
+    c = method.centroids.cpu().float()
     if fit_kmeans or method.centroids.numel() == 0:
         res = on_main(kmeans, z, method.n_clusters, n_init=method.hp.get('kmeans_n_init', 10), seed=seed)   # faiss once, on rank 0
-        method.centroids = res.centroids.to(method.centroids.device, torch.float32)
-    c = method.centroids.cpu().float()
+        c = res.centroids.float().cpu()
+        if store: method.centroids = res.centroids.to(method.centroids.device, torch.float32)
     d2 = torch.cdist(z, c).pow(2)                 # nearest centroid; confidence = softmax over -distance²
     conf,pred = F.softmax(-d2 / d2.mean().clamp_min(1e-8), dim=1).max(1)
     return pred, conf, emb
@@ -568,8 +616,7 @@ def load_checkpoint(learn:Learner, path):
                              f"resume with --method {ck.get('method')}, or start a new run")
     m = learn.method
     try:
-        if 'centroids' in ck['model']: m.centroids = ck['model']['centroids'].clone()
-        m.load_state_dict(ck['model'])
+        load_weights(m, ck['model'])
         if learn.opt is not None and ck['opt'] is not None: learn.opt.load_state_dict(ck['opt'])
         if learn.sched is not None and ck['sched'] is not None: learn.sched.load_state_dict(ck['sched'])
         m.load_extra_state(ck['extra'])
@@ -583,6 +630,43 @@ def load_checkpoint(learn:Learner, path):
         if log.exists(): read_jsonl(log, 'training log', f"delete {log} and resume again: the checkpoint holds the whole history and the log is rewritten from it")
         _write_log(learn)
     return ck
+
+def load_weights(m:Method, # the method to load into
+                 state:dict, # its `state_dict` from a checkpoint
+                ):
+    "Load `state` into `m`; buffers sized at training time (k-means centroids, κ, neighbour lists) take the saved size first."
+    for name, buf in list(m.named_buffers()):
+        saved = state.get(name)
+        if saved is not None and saved.shape != buf.shape:
+            owner, _, attr = name.rpartition('.')
+            setattr(m.get_submodule(owner) if owner else m, attr, saved.clone())
+    m.load_state_dict(state)
+
+def load_run(run_dir, device=None):
+    "Rebuild the method of a finished run folder with its trained weights → (method, hp)."
+    run_dir = Path(run_dir)
+    if not (run_dir/'config.json').exists() or not (run_dir/'checkpoint.pt').exists():
+        raise DeepClustError(f"{run_dir} is not a finished run folder (needs config.json and checkpoint.pt)",
+                             "pass a folder written by deepclust fit")
+    fix = f"the run folder {run_dir} is damaged: copy it again from where it came from, or train the run again"
+    cfg = read_json(run_dir/'config.json', 'run config', fix, need=('hp', 'n_clusters', 'channels', 'image_size'))
+    hp = cfg['hp']
+    if not isinstance(hp, dict) or 'method' not in hp:
+        raise DamagedFile(f"the run config {run_dir/'config.json'} is not one this library writes (no method in hp)", fix)
+    try: m = get_method(hp['method'])(hp, cfg['n_clusters'], cfg['channels'], cfg['image_size'])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DamagedFile(f"the run config {run_dir/'config.json'} does not describe a model ({e})", fix) from None
+    ck = load_torch(run_dir/'checkpoint.pt', 'checkpoint', fix)      # tensors and plain values only: never runs code
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
+    if missing: raise DamagedFile(f"the checkpoint {run_dir/'checkpoint.pt'} is not one this library writes (no {', '.join(missing)})", fix)
+    if ck.get('method') != hp['method']:
+        raise DeepClustError(f"the checkpoint in {run_dir} is from method '{ck.get('method')}', the config says '{hp['method']}'",
+                             "the run folder is damaged: train it again")
+    try: load_weights(m, ck['model'])
+    except (RuntimeError, AttributeError, TypeError, KeyError) as e:
+        raise DamagedFile(f"the checkpoint {run_dir/'checkpoint.pt'} does not fit the model in config.json "
+                          f"({str(e).splitlines()[0][:160]})", fix) from None
+    return m.to(get_device(device or 'auto')).eval(), hp, cfg
 
 def _set_attrs(m, attrs:dict):
     for k, v in attrs.items():
@@ -628,7 +712,7 @@ def evaluate(learn:Learner) -> dict:
     rows = learn.eval_rows
     if learn.hp.get('bn_clean'): recalibrate_bn(learn.method, learn.x, learn.device, learn.to_float, seed=learn.hp['seed'])
     pred,conf,_ = assign(learn.method, learn.x, learn.device, to_float=learn.to_float, seed=learn.hp['seed'],
-                         rows=rows, autocast=learn.autocast)
+                         rows=rows, autocast=learn.autocast, store=False)   # scoring leaves the model as it was
     out = dict(n_clusters_used=int(pred.unique().numel()))
     if rows is not None: out['eval_images'] = len(rows)
     if learn.y is not None: out.update(cluster_metrics((learn.y if rows is None else learn.y[rows]).numpy(), pred.numpy()))
@@ -667,17 +751,22 @@ def _agree(learn:Learner, *flags, kind=bool) -> list:
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return [kind(v) for v in t.tolist()]
 
-def check_finite(learn:Learner):
-    "Raise `NonFiniteLoss` naming the first step since the last check whose loss was not finite (one wait for the device)."
+def check_finite(learn:Learner, now:dict|None=None):
+    "Raise `NonFiniteLoss` naming the first step since the last check with a checked loss term (`Method.checked_terms`) not finite; `now`: this step's terms too (one wait for the device)."
     pend, learn.pending = learn.pending, []
+    if now is not None: pend.append((learn.epoch, learn.iter, now))
     if not pend: return
-    bad = ~torch.isfinite(torch.stack([t['loss'].detach().float().reshape(()) for _, _, t in pend]))
+    keys = learn.method.checked_terms
+    tot = torch.stack([sum(t[k].detach().float().reshape(()) for k in keys if k in t) for _, _, t in pend])
+    bad = ~torch.isfinite(tot)                     # a sum is finite only when every term in it is
     (any_bad,) = _agree(learn, bad.any().item())
+    learn.ticks.append((learn.iter, time.time()))  # the device has caught up here: a clock reading for the steady-state rate
     if not any_bad: return
     i = int(bad.nonzero()[0]) if bad.any() else len(pend) - 1
     e, it, terms = pend[i]
     vals = ', '.join(f"{k}={float(v):.4g}" for k,v in terms.items())
-    raise NonFiniteLoss(f"the loss became {float(terms['loss'])} at epoch {e+1}, step {it+1} ({vals})",
+    k = next((k for k in keys if k in terms and not math.isfinite(float(terms[k]))), 'loss')
+    raise NonFiniteLoss(f"the {'loss' if k == 'loss' else f'loss term {k}'} became {float(terms[k])} at epoch {e+1}, step {it+1} ({vals})",
         "lower the learning rate (--lr), check the input data, or resume from the last good checkpoint "
         "with --resume (it holds the state before this epoch)")
 
@@ -686,6 +775,7 @@ def forward_backward(learn:Learner, gidx:torch.Tensor, check:bool=True) -> dict:
     m = learn.method
     idx = learn.local(gidx)
     xb = learn.to_float(learn.x[idx]) if m.needs_images else None
+    learn.checking = check             # a method that steps a second optimiser inside `step` checks its loss first then
     with learn.autocast(): terms = learn.model(xb, idx, learn)
     check_terms(terms, m.name)         # a term named like a record key (acc, lr, ...) is refused
     loss = terms['loss']
@@ -725,7 +815,7 @@ def train(learn:Learner):
                         save_checkpoint(learn, learn.out/'checkpoint.pt')   # first: a kill between the two repeats no log line
                     _write_log(learn)
                 if hp['progress'] and is_main():
-                    shown = ', '.join(f"{k} {v:.4g}" for k,v in rec.items() if k not in ('epoch','lr','seconds','img_per_s','view_img_per_s') and isinstance(v,(int,float)))
+                    shown = ', '.join(f"{k} {v:.4g}" for k,v in rec.items() if k not in ('epoch','lr','seconds',*THROUGHPUT_KEYS) and isinstance(v,(int,float)))
                     print(f"epoch {epoch+1}/{E}: {shown} ({rec['seconds']:.1f} s)", file=sys.stderr)
                 if stopping and not last: _stop(learn, stop, None)
     finally:
@@ -766,13 +856,16 @@ def _train_epoch(learn:Learner, epoch:int, rows:list, stop:StopSignals|None=None
         start, count, n_img, before = pos['step'], pos['count'], pos['n_img'], pos['seconds']
         sums = {k: v.to(learn.device) for k, v in pos['sums'].items()}
     t1, r0 = time.time(), rows[0]
+    learn.ticks = []
     k = learn.check_every
     for j in _progress(range(start, len(batches)), hp, f"epoch {epoch+1}/{hp['epochs']}", len(batches), start):
         checks = (j + 1) % k == 0 or j + 1 == len(batches)
-        terms = forward_backward(learn, batches[j], check=checks)
-        learn.opt.step()
-        if learn.sched is not None: learn.sched.step()
-        m.after_step(learn)
+        if learn.graphed is not None: terms = learn.graphed(batches[j], check=checks)   # the same step, replayed
+        else:
+            terms = forward_backward(learn, batches[j], check=checks)
+            learn.opt.step()
+            if learn.sched is not None: learn.sched.step()
+            m.after_step(learn)
         learn.iter += 1; count += 1; n_img += len(batches[j])
         for key,v in terms.items(): sums[key] = sums.get(key, 0.) + v.detach().float()   # on the device: no sync per step
         if stop is not None and checks and j + 1 < len(batches) and _agree(learn, stop.signum is not None)[0]:
@@ -787,15 +880,71 @@ def _train_epoch(learn:Learner, epoch:int, rows:list, stop:StopSignals|None=None
     steps_s = max(t2 - t1, 1e-9)
     tp = on_main(lambda: (before + time.time() - t0, (n_img - (pos or {}).get('n_img', 0)) / steps_s,
                           (rows[0] - r0) * world() / steps_s))   # rank 0's clock everywhere
+    steady = on_main(steady_rate, learn.ticks, len(batches[0]) if batches else 0, tp[1])
     return dict(epoch=epoch+1, **{key: float(v)/max(count,1) for key,v in sums.items()},
-                lr=learn.opt.param_groups[0]['lr'], seconds=tp[0], img_per_s=tp[1], view_img_per_s=tp[2])
+                lr=learn.opt.param_groups[0]['lr'], seconds=tp[0], img_per_s=tp[1], view_img_per_s=tp[2], steady_img_per_s=steady)
+
+def steady_rate(ticks:list, # (steps taken, time) at each loss check of an epoch, when the device had caught up
+                batch:int, # images per (global) step
+                fallback:float=0., # the epoch's rate, for an epoch with too few checks
+               ) -> float:
+    "Images per second in steady state: the median over the intervals between loss checks, the first (warm-up) left out."
+    rates = [batch * (s1 - s0) / (t1 - t0) for (s0, t0), (s1, t1) in zip(ticks, ticks[1:]) if s1 > s0 and t1 > t0]
+    return float(np.median(rates[1:] if len(rates) > 1 else rates)) if rates else fallback
+
+# %% ../nbs/20_learner.ipynb #63307616
+class GraphedStep:
+    "A learner's whole training step on a static index buffer: captured once in a CUDA graph and replayed on CUDA; run as it is on the CPU."
+    def __init__(self, learn:Learner, warmup:int=3):
+        hp, m = learn.hp, learn.method
+        need(m.graph_capturable, f"cuda_graph: method '{m.name}' is not marked graph_capturable",
+             "leave --cuda-graph off for it (BSC-IC is the method whose step is written for capture)")
+        need(not is_dist(), "cuda_graph runs on one process", "leave --cuda-graph off under torchrun")
+        need(learn.sched is None, "cuda_graph fixes the learning rate inside the graph", "use --schedule none with --cuda-graph")
+        need(not hp['compile'], "cuda_graph and compile both take over the step", "use one of --cuda-graph and --compile")
+        self.learn, self.warmup, self.steps = learn, warmup, 0
+        self.idx, self.graph, self.key, self.out = None, None, None, None
+
+    def _run(self) -> dict:
+        learn = self.learn
+        terms = forward_backward(learn, self.idx, check=False)
+        learn.opt.step(); learn.method.after_step(learn)
+        learn.pending.pop()            # the caller records the terms: a captured step's are overwritten by each replay
+        return terms
+
+    def __call__(self, gidx:torch.Tensor, check:bool=True) -> dict:
+        "One training step on the global batch `gidx`; `check`: then check the losses since the last check."
+        learn = self.learn
+        if self.idx is None: self.idx = torch.empty_like(gidx)
+        if gidx.shape != self.idx.shape:
+            raise DeepClustError(f"cuda_graph needs the same batch every step, got {len(gidx)} rows after {len(self.idx)}",
+                                 "use a batch size that divides the data set, or leave --cuda-graph off")
+        self.idx.copy_(gidx)
+        key = learn.method.graph_key(learn)
+        if not learn.cuda: terms = self._run()
+        elif self.steps < self.warmup:     # eager steps on a side stream first: Adam's state, cuDNN's choices
+            s, cur = torch.cuda.Stream(learn.device), torch.cuda.current_stream(learn.device)
+            s.wait_stream(cur)
+            with torch.cuda.stream(s): terms = self._run()
+            cur.wait_stream(s)
+        else:
+            if self.graph is None or key != self.key:
+                self.graph, self.key = torch.cuda.CUDAGraph(), key
+                self.graph.register_generator_state(learn.gen)    # each replay draws new views from the learner's generator
+                with torch.cuda.graph(self.graph): self.out = self._run()
+            self.graph.replay()
+            terms = {k: v.clone() for k, v in self.out.items()}
+        self.steps += 1
+        learn.pending.append((learn.epoch, learn.iter, {k: v.detach() for k, v in terms.items()}))
+        if check: check_finite(learn)
+        return terms
 
 # %% ../nbs/20_learner.ipynb #302894fa
 _METRIC_KEYS = ('acc','nmi','ari')
 def plot_history(history:list, title:str|None=None):
     "Loss terms and metrics per epoch, from a run's history (`log.jsonl` rows)."
     import matplotlib.pyplot as plt
-    skip = {'epoch','lr','seconds','n_clusters','n_clusters_used','img_per_s','view_img_per_s', *_METRIC_KEYS}
+    skip = set(RECORD_KEYS)    # every key of an epoch record that is not a loss term (the metrics get their own panel)
     ep = [r['epoch'] for r in history]
     terms = [k for k in (history[0] if history else {}) if k not in skip and isinstance(history[0][k], (int,float))]
     mets = [k for k in _METRIC_KEYS if any(k in r for r in history)]
@@ -972,17 +1121,34 @@ def fit(method:str|None=None, out=None, resume=None, data:ImageData|None=None, *
     finally:
         if lock is not None: lock.release()
 
+def build_learner(method:str, # a registered method
+                  hp:dict, # its resolved hyper-parameters (`method_hp`)
+                  data:ImageData, # the images, loaded (`load_data`)
+                  out:Path|None=None, # the run folder (None: none)
+                  k:int|None=None, # the number of clusters (default: from hp and the data)
+                 ) -> Learner:
+    "The method on its device in a `Learner`, with its optimiser and schedule when it trains and its modules compiled when `compile` says: what `fit` and `ready_learner` both start from."
+    m = get_method(method)(hp, k or _n_clusters(hp, data), data.channels, data.image_size)
+    learn = Learner(m, data, hp, out)
+    if m.trainable():
+        learn.opt = make_optimizer(hp, m.param_groups(), capturable=hp['cuda_graph'])
+        if hp['schedule'] == 'cosine':
+            total = max(1, hp['epochs'] * max(1, len(data) // min(hp['batch_size'], len(data))))
+            learn.sched = torch.optim.lr_scheduler.LambdaLR(learn.opt, partial(cosine_factor, total=total))
+    if hp['compile']: m.compile_modules(**({} if hp['compile'] is True else dict(backend=hp['compile'])))
+    return learn
+
 def _fit_locked(method, hp, data, k, out, resume, t0) -> Run:
     "The part of `fit` that writes the run folder, with its lock held."
     if data.skipped and is_main() and out is not None:
         atomic_write_text(out/'skipped.txt', ''.join(f"{p}\t{why}\n" for p,why in data.skipped))
         print(f"skipped {len(data.skipped)} unreadable file(s): listed in {out/'skipped.txt'}", file=sys.stderr)
-    m = get_method(method)(hp, k, data.channels, data.image_size)
+    learn = build_learner(method, hp, data, out, k)
+    m = learn.method
     skipped = [g for g in objective_gaps(type(m), hp) if g.startswith('stage ')]
     if skipped and m.trainable() and is_main():      # a budget too short for a stage: say so rather than run part of the method
         print(f"deepclust: {method} with these settings never runs its {', '.join(skipped)}: the method has "
               f"{' then '.join(type(m).paper_stages)}; raise --epochs or shorten the stage before it", file=sys.stderr)
-    learn = Learner(m, data, hp, out)
     digest = data_fingerprint(data.x) if hp['dataset'] == MEMORY else None
     if resume is not None and digest is not None and read_json(out/'config.json', 'run config').get('memory_images') != digest:
         raise DeepClustError(f"these are not the images the run in {out} was trained on",
@@ -992,19 +1158,15 @@ def _fit_locked(method, hp, data, k, out, resume, t0) -> Run:
             image_size=data.image_size, command=fit_command(hp) + f" --out {shlex.quote(str(out))}",
             versions=versions(), git_sha=git_sha(Path(__file__).parent if '__file__' in globals() else '.'),
             device=str(learn.device), world_size=world(), **({'memory_images': digest} if digest else {})))
-    if m.trainable():
-        learn.opt = _make_optimizer(hp, m.param_groups())
-        if hp['schedule'] == 'cosine':
-            total = max(1, hp['epochs'] * max(1, len(data) // min(hp['batch_size'], len(data))))
-            learn.sched = torch.optim.lr_scheduler.LambdaLR(learn.opt, partial(cosine_factor, total=total))
-    if hp['compile']: m.compile(**({} if hp['compile'] is True else dict(backend=hp['compile'])))
     m.prepare_features(learn)
     m.setup(learn)
     resuming = resume is not None and (out/'checkpoint.pt').exists()
     barrier()                  # nobody reads the checkpoint while rank 0 might still write
     if resuming: load_checkpoint(learn, out/'checkpoint.pt')
     wrap_ddp(learn)
-    if m.trainable(): train(learn)
+    if m.trainable() and hp['cuda_graph']: learn.graphed = GraphedStep(learn)
+    if m.trainable():
+        with cuda_settings(hp, learn.cuda): train(learn)
     return finish(learn, time.time() - t0)
 
 def acc_curve(history:list) -> list:
@@ -1042,8 +1204,7 @@ def finish(learn:Learner, seconds:float) -> Run:
                    command=fit_command(hp) + f" --out {shlex.quote(str(out))}", run_dir=str(out))
     if any('acc' in r for r in learn.history): metrics['curve'] = acc_curve(learn.history)
     tp = [r for r in learn.history[1:] or learn.history if 'img_per_s' in r]   # the first epoch warms up
-    if tp: metrics['throughput'] = dict(img_per_s=float(np.median([r['img_per_s'] for r in tp])),
-                                        view_img_per_s=float(np.median([r['view_img_per_s'] for r in tp])))
+    if tp: metrics['throughput'] = {k: float(np.median([r[k] for r in tp])) for k in THROUGHPUT_KEYS if all(k in r for r in tp)}
     if hp['time_budget']: metrics.update(epochs_planned=hp['epochs'], time_budget=hp['time_budget'])
     if getattr(m, 'bank', None) is not None:   # frozen backbone: how long the cached features took to embed, when known
         metrics.update(feature_views=m.bank.n_views, feature_cache_s=getattr(m.bank, 'build_seconds', None))
@@ -1071,26 +1232,35 @@ PRESET_NOTE = dict(
         "(deepclust list --params {m} shows both); --preset paper for the paper's",
     paper="deepclust: preset 'paper' (a GPU is here): the paper's settings; --preset cpu for small, fast runs")
 RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn', 'time_budget', 'eval_subset',
-                     'checkpoint_every', 'checkpoint_minutes', 'check_every')
+                     'checkpoint_every', 'checkpoint_minutes', 'check_every', 'fused', 'cudnn_benchmark', 'tf32')
 
 # %% ../nbs/20_learner.ipynb #031dfea9
+def ready_learner(method:str, # a registered method
+                  epoch:int=0, # the epoch whose stage, random draws and `on_epoch_start` the learner is ready for
+                  data:ImageData|None=None, # images in memory instead of the data set `params` name
+                  **params) -> Learner: # hyper-parameters (see `method_hp`)
+    "A learner of `method` ready to step: optimiser, features and `setup` done, DDP-wrapped under torch.distributed, at the start of `epoch`."
+    hp = method_hp(method, **{'progress': False, **params})
+    init_from_env(get_device(hp['device']))
+    seed_everything(hp['seed'])
+    with main_first(): data = load_data(hp, data)
+    learn = build_learner(method, hp, data)
+    m = learn.method
+    if learn.opt is None: learn.opt = make_optimizer(hp, m.param_groups())   # a step needs one even at epochs 0
+    m.prepare_features(learn); m.setup(learn); wrap_ddp(learn)
+    s = epoch_seed(hp['seed'], epoch); torch.manual_seed(s); learn.gen.manual_seed(s)
+    learn.epoch = epoch
+    m.train(); m.on_epoch_start(learn, epoch)
+    return learn
+
 def step_state(method:str, # a registered method
                gidx, # data-set indices of the global batch
                epoch:int=0, # the epoch whose random draws (and stage) the step uses
                bn_eval:bool=True, # BatchNorm layers in eval mode (per-process batch statistics differ otherwise)
                **params) -> dict: # hyper-parameters (see `method_hp`)
     "Loss terms and parameter gradients of one training step on the global batch `gidx` (this process's part under torch.distributed)."
-    hp = method_hp(method, **{'progress': False, **params})
-    init_from_env(get_device(hp['device']))
-    seed_everything(hp['seed'])
-    with main_first(): data = load_data(hp)
-    m = get_method(method)(hp, _n_clusters(hp, data), data.channels, data.image_size)
-    learn = Learner(m, data, hp)
-    learn.opt = _make_optimizer(hp, m.param_groups())
-    m.prepare_features(learn); m.setup(learn); wrap_ddp(learn)
-    s = epoch_seed(hp['seed'], epoch); torch.manual_seed(s); learn.gen.manual_seed(s)
-    learn.epoch = epoch
-    m.train(); m.on_epoch_start(learn, epoch)
+    learn = ready_learner(method, epoch, **params)
+    m = learn.method
     if bn_eval:
         for mod in m.modules():
             if isinstance(mod, nn.modules.batchnorm._BatchNorm): mod.eval()

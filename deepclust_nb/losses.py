@@ -88,7 +88,9 @@ def marginal_entropy(p:torch.Tensor, # (N, K) cluster probabilities (rows sum to
 @fp32
 def multi_positive_contrastive(z:torch.Tensor, # (M, D) features, one row per view
                                pos_mask:torch.Tensor, # (M, M) bool: pos_mask[i, j] = j is a positive of anchor i
-                               tau:float) -> torch.Tensor: # temperature τ
+                               tau:float, # temperature τ
+                               validate:bool=True, # refuse a mask without any positive (one read of a value: off inside a training step whose masks always have one)
+                              ) -> torch.Tensor:
     "−log(Σ_pos exp(s/τ) / Σ_{j≠i} exp(s/τ)) with cosine s, averaged over anchors that have a positive."
     m = len(z)
     if z.ndim != 2 or pos_mask.shape != (m, m):
@@ -97,12 +99,14 @@ def multi_positive_contrastive(z:torch.Tensor, # (M, D) features, one row per vi
     eye = torch.eye(m, dtype=torch.bool, device=z.device)
     pos = pos_mask.to(device=z.device, dtype=torch.bool) & ~eye
     rows = pos.any(1)
-    if not rows.any():
+    if validate and not rows.any():
         raise DeepClustError("no anchor has a positive: pos_mask is empty off its diagonal",
                              "mark at least the other views of each image as positives")
-    s = _self_masked(cosine_sim_matrix(z, z) / tau)[rows]
-    num = torch.logsumexp(s.masked_fill(~pos[rows], float('-inf')), 1)
-    return (torch.logsumexp(s, 1) - num).mean()
+    s = _self_masked(cosine_sim_matrix(z, z) / tau)
+    # an anchor without a positive gets a finite stand-in (all its rows) and weight 0: no mask as an index, no read-back
+    num = torch.logsumexp(s.masked_fill(~(pos | ~rows[:, None]), float('-inf')), 1)
+    w = rows.to(s.dtype)
+    return ((torch.logsumexp(s, 1) - num) * w).sum() / w.sum().clamp_min(1)
 
 # %% ../nbs/15_losses.ipynb #7e98542e
 @fp32

@@ -143,14 +143,16 @@ def first_neighbours(feats, # (N, D) features (torch or NumPy)
 
 # %% ../nbs/13_neighbours.ipynb #ff3c192e
 def finch_mask(kappa:torch.Tensor, # (N,) first neighbours of the whole data set, from `first_neighbours`
-               idx:torch.Tensor) -> torch.Tensor: # (B,) data-set indices of the batch rows
+               idx:torch.Tensor, # (B,) data-set indices of the batch rows
+               validate:bool=True, # check the indices lie in range (reads two values back: off inside a training step)
+              ) -> torch.Tensor:
     "(B, B) bool FINCH relation between batch rows: j = κ_i or κ_j = i or κ_i = κ_j (diagonal True)."
     kappa = torch.as_tensor(kappa).long()
     idx = torch.as_tensor(idx).long().to(kappa.device)
     if kappa.ndim != 1 or idx.ndim != 1:
         raise DeepClustError(f"kappa and idx must be 1-D, got shapes {tuple(kappa.shape)} and {tuple(idx.shape)}",
                              "pass first_neighbours(feats) and the batch's data-set indices")
-    if len(idx) and (idx.min() < 0 or idx.max() >= len(kappa)):
+    if validate and len(idx) and (idx.min() < 0 or idx.max() >= len(kappa)):
         raise DeepClustError(f"batch indices must lie in [0, {len(kappa)}), got [{idx.min().item()}, {idx.max().item()}]",
                              "pass indices into the same data set that kappa was computed on")
     ki = kappa[idx]

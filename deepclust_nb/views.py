@@ -138,7 +138,7 @@ def rgb_to_hsv(x:torch.Tensor) -> torch.Tensor:
 def hsv_to_rgb(x:torch.Tensor) -> torch.Tensor:
     "HSV images (B,3,H,W) with hue in turns back to RGB."
     h, s, v = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    n = torch.tensor([5., 3., 1.], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    n = torch.arange(5., 0., -2., dtype=x.dtype, device=x.device).view(1, 3, 1, 1)   # (5, 3, 1), made on the device: no copy from the host
     k = torch.remainder(n + 6 * h, 6)
     return v - v * s * torch.minimum(k, 4 - k).clamp(0, 1)
 
@@ -213,6 +213,11 @@ class _FromPreset:
 PRESET = _FromPreset()
 
 # %% ../nbs/10_views.ipynb #937333da
+def _whole_boxes(B:int, W:int, H:int, device) -> torch.Tensor:
+    "(B, 4) boxes (0, 0, W, H), the whole image, made on `device` (no copy from the host)."
+    b = torch.zeros(B, 4, device=device); b[:, 2] = W; b[:, 3] = H
+    return b
+
 class Views:
     "Batched random views of images (B,C,H,W) in [0,1] at `size`×`size`, on the images' device."
     def __init__(self, size:int, # side of the output views
@@ -257,7 +262,7 @@ class Views:
             return F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False, antialias=True)
         dev = x.device
         boxes = (crop_boxes(B, H, W, self.crop_scale, self.ratio, generator, dev, shard=shard) if self.crop_scale is not None
-                 else torch.tensor([[0., 0., W, H]], device=dev).expand(B, 4))
+                 else _whole_boxes(B, W, H, dev))
         fl = _rand(B, generator, dev, shard=shard) < 0.5 if self.flip else None
         ang = tr = zm = None
         if self.affine:

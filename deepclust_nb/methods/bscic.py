@@ -8,7 +8,7 @@ import copy
 from contextlib import contextmanager
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method
+from ..learner import Method, register_method, optimizer_kwargs, check_finite
 from ..heads import mlp
 from ..views import Views, views_for
 from ..losses import fp32, kl_div, cosine_sim_matrix
@@ -197,8 +197,14 @@ class BSCIC(Method):
         return (Views(size, 'gray', flip=True, affine=False, jitter=False, blur=False) if ch == 1
                 else Views(size, 'simclr', blur=False))
 
+    checked_terms = ('loss', 'critic')   # the critic's loss is checked like the others, before its step on a checked step
+    compile_skip = ('critic',)           # its gradient penalty needs a double backward, which torch.compile does not trace
+    graph_capturable = True              # static shapes, no read-back, capturable Adam for both networks (`--cuda-graph`)
+    def graph_key(self, learn): return self.kl_weight(learn.epoch)   # the one Python value in the step (1 without a warm-up)
     def setup(self, learn):
-        if self.critic is not None: self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.hp['critic_lr'])
+        if self.critic is not None:
+            ps = list(self.critic.parameters())
+            self.critic_opt = torch.optim.Adam(ps, lr=self.hp['critic_lr'], **optimizer_kwargs(self.hp, ps, self.hp['cuda_graph']))
     def param_groups(self): return list(self.online.parameters())
     def ddp_ignore(self): return [f'critic.{n}' for n, _ in self.critic.named_parameters()] if self.critic is not None else []
     def extra_state(self): return dict(critic_opt=self.critic_opt.state_dict()) if self.critic_opt else {}
@@ -206,12 +212,13 @@ class BSCIC(Method):
         if self.critic_opt is not None and state.get('critic_opt'): self.critic_opt.load_state_dict(state['critic_opt'])
 
     @fp32
-    def train_critic(self, z, gen) -> dict:
-        "One Adam step of the critic on L_D for the detached assignments `z` against fresh prior samples (in float32)."
+    def train_critic(self, z, gen, learn=None) -> dict:
+        "One Adam step of the critic on L_D for the detached assignments `z` against fresh prior samples (in float32); on a checked step of `learn`, its loss is checked first."
         z = z.detach()
         p = prior_onehot(len(z), self.n_clusters, gen, z.device)
         eps = torch.rand(len(z), generator=gen, device=z.device)
         out = critic_loss(self.critic, z, p, eps, self.hp['gp_weight'])
+        if learn is not None and learn.checking: check_finite(learn, dict(critic=out['critic'].detach()))
         self.critic_opt.zero_grad(set_to_none=True)
         out['critic'].backward()
         average_grads(self.critic)     # under torch.distributed: one critic, the same on every process
@@ -232,7 +239,7 @@ class BSCIC(Method):
         logs, il = {}, None
         if hp['use_il']:
             z = torch.cat([za, zb])
-            logs = self.train_critic(z, gen)
+            logs = self.train_critic(z, gen, learn)
             il = generator_loss(self.critic, z)
         w = self.kl_weight(learn.epoch)                 # 1 but during a warm-up of the two KL terms
         out = bscic_loss(si=self_improvement_loss(za, zb) if hp['use_si'] else None,

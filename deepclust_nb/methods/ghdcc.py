@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
-from ..core import DeepClustError
+from ..core import DeepClustError, need
 from ..learner import Method, register_method, predicts_of
 from ..views import mixup
 from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
@@ -42,6 +42,7 @@ def knn_graph(h:torch.Tensor, # (n, d) node features
     return torch.maximum(a, a.T)
 
 @torch.no_grad()
+@fp32
 def graph_edge_stats(h:torch.Tensor, # (n_views·N, d) features of the views, stacked view after view
                      n_views:int=3, k:int=10, threshold:float=0.5, centre:bool=False, own_views:bool=True, # as `batch_graph`
                     ) -> dict:
@@ -201,8 +202,6 @@ class GHDCC(Method):
                        ce=lambda hp: hp['use_mix'] and hp['lam2'] > 0)
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
-        def need(ok, problem, fix):
-            if not ok: raise DeepClustError(problem, fix)
         need(hp['graph'] in GRAPHS, f"unknown graph '{hp['graph']}'", f"use one of: {', '.join(GRAPHS)}")
         need(hp['infer_graph'] in INFER_GRAPHS, f"unknown infer_graph '{hp['infer_graph']}'", "use batch or identity")
         predicts_of(hp['predict'], embedding='Z')     # refuses an unknown predict
@@ -217,14 +216,19 @@ class GHDCC(Method):
         self.gcn1 = GCN((d, d, d))
         self.gcn2 = GCN((d, d, n_clusters))
 
-    def encode(self, x): "Features H (B, feat_dim) of images."; return self.fc(self.backbone(x))
+    def encode(self, x): "Features H (B, feat_dim) of images."; return self.project(self.backbone(x))
+    @fp32
+    def project(self, f):
+        "H = fc(f) in float32 even under autocast: the graph's thresholds and the k-means input Z never see bf16 rounding."
+        return self.fc(f)
 
     def forward_graph(self, x, n_views:int=1, mode:str|None=None):
         "Z (L2-normalised) and Y (softmax) of images `x` stacked as `n_views` views, on their batch graph."
         return self.graph_heads(self.encode(x), n_views, mode)
 
+    @fp32
     def graph_heads(self, h, n_views:int=1, mode:str|None=None):
-        "Z and Y of features `h` (n_views·N, feat_dim) on their batch graph."
+        "Z and Y of features `h` (n_views·N, feat_dim) on their batch graph, in float32 (the graph, its thresholds and Z)."
         hp = self.hp
         adj = batch_graph(h.detach(), n_views, mode or hp['graph'], hp['knn_k'], hp['threshold'], hp['centre'], hp['own_views'])
         return F.normalize(self.gcn1(h, adj).float(), dim=1), self.gcn2(h, adj).float().softmax(1)
@@ -235,7 +239,7 @@ class GHDCC(Method):
             fa, fv = self.bank.draw(idx, 2, learn.gen, sh)
             fs = [fa, fv] + ([mixup(fa, fv, hp['mix_lam'])] if hp['use_mix'] else [])
             nv = len(fs)
-            h = gather_with_grad(self.fc(torch.cat(fs)), groups=nv)
+            h = gather_with_grad(self.project(torch.cat(fs)), groups=nv)
         else:
             xa, xv = self.views.many(xb, 2, learn.gen, sh).chunk(2)   # both views in one call
             xs = [xa, xv] + ([mixup(xa, xv, hp['mix_lam'])] if hp['use_mix'] else [])
@@ -252,7 +256,7 @@ class GHDCC(Method):
     def infer_h(self, h):
         "Z and Y of backbone features `h` of un-augmented images: graph over the given batch (`infer_graph='batch'`) or Â = I."
         mode = 'none' if self.hp['infer_graph'] == 'identity' or self.hp['graph'] == 'none' else 'mixed'
-        return self.graph_heads(self.fc(h), 1, mode)
+        return self.graph_heads(self.project(h), 1, mode)
     def infer(self, xb): "`infer_h` of images."; return self.infer_h(self.backbone(xb))
 
     @property

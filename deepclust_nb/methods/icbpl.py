@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import torch, torch.nn.functional as F
-from ..core import DeepClustError
+from ..core import DeepClustError, need
 from ..learner import Method, register_method, PRETRAINED_BACKBONES
 from ..backbones import extract_features, make_backbone, set_trainable
 from ..heads import mlp
@@ -190,8 +190,6 @@ class ICBPL(Method):
 
     def __init__(self, hp, n_clusters, channels, image_size):
         super().__init__(hp, n_clusters, channels, image_size)
-        def need(ok, problem, fix):
-            if not ok: raise DeepClustError(problem, fix)
         need(hp['distance'] in ('cosine', 'euclidean'), f"unknown distance '{hp['distance']}'", "use cosine or euclidean")
         need(isinstance(hp['n_neighbours'], int) and hp['n_neighbours'] >= 0, f"n_neighbours={hp['n_neighbours']!r} must be >= 0",
              "e.g. --n-neighbours 4 (0 switches the neighbour loss off)")

@@ -60,12 +60,13 @@ def masked_multi_positive(z:torch.Tensor, # (N, D) features, one row per view
     "−log(Σ_pos exp(s/τ) / Σ_keep exp(s/τ)) with cosine s, averaged over the anchors that have a positive."
     pos = pos & keep
     rows = pos.any(1)
-    if not rows.any(): return z.sum() * 0.
     zn = F.normalize(z.float(), dim=1)
-    s = (zn @ zn.T / tau)[rows]
-    num = torch.logsumexp(s.masked_fill(~pos[rows], float('-inf')), 1)
-    den = torch.logsumexp(s.masked_fill(~keep[rows], float('-inf')), 1)
-    return (den - num).mean()
+    s = zn @ zn.T / tau
+    free = ~rows[:, None]          # an anchor without a positive: finite stand-ins, weight 0 (no mask as an index, no read-back)
+    num = torch.logsumexp(s.masked_fill(~(pos | free), float('-inf')), 1)
+    den = torch.logsumexp(s.masked_fill(~(keep | free), float('-inf')), 1)
+    w = rows.to(s.dtype)
+    return ((den - num) * w).sum() / w.sum().clamp_min(1)      # 0 with a graph when no anchor has a positive
 
 @fp32
 def nncc_loss(z:torch.Tensor, # ((T+1)·M, D) features of the batch, view-major (see `stack_views`)
@@ -79,7 +80,7 @@ def nncc_loss(z:torch.Tensor, # ((T+1)·M, D) features of the batch, view-major 
         raise DeepClustError(f"z has {len(z)} rows, not a multiple of the {m} batch images",
                              "stack the batch view-major: (T+1)·M rows, e.g. with stack_views")
     pos, keep = nncc_masks(A.to(z.device), len(z) // m, use_aug, use_finch)
-    loss = multi_positive_contrastive(z, pos, tau) if use_aug else masked_multi_positive(z, pos, keep, tau)
+    loss = multi_positive_contrastive(z, pos, tau, validate=False) if use_aug else masked_multi_positive(z, pos, keep, tau)
     fin = pos & ~torch.eye(m, dtype=torch.bool, device=z.device).repeat(len(z) // m, len(z) // m)
     return dict(loss=loss, nncc=loss.detach(), finch_pos=fin.sum(1).float().mean())
 
@@ -189,11 +190,17 @@ class NNCC(Method):
             else: h = self.backbone(stack_views(xb, self.views, hp['T'], learn.gen, shard=sh))
             z = self.embed_h(h)
             z = gather_with_grad(z, groups=hp['T'] + 1)            # view-major over the global batch
-            terms = nncc_loss(z, finch_mask(self.kappa, gather_nograd(idx)), hp['tau'], hp['use_aug_neighbours'], hp['use_finch'])
-        if self.precision is not None:
-            terms['finch_precision'] = torch.tensor(self.precision)
-            terms['finch_precision_pixels'] = torch.tensor(self.pixel_precision)
+            terms = nncc_loss(z, finch_mask(self.kappa, gather_nograd(idx), validate=False), hp['tau'], hp['use_aug_neighbours'], hp['use_finch'])
+        if self.precision is not None: terms.update(self.precision_terms(z.device))
         return terms
+
+    def precision_terms(self, device) -> dict:
+        "The epoch's FINCH precisions as tensors on `device`, made once per epoch (not a copy from the host every step)."
+        key = (self.precision, self.pixel_precision, str(device))
+        if getattr(self, '_prec_key', None) != key:
+            self._prec_key, self._prec = key, dict(finch_precision=torch.tensor(self.precision, device=device),
+                                                   finch_precision_pixels=torch.tensor(self.pixel_precision, device=device))
+        return self._prec
 
 # %% ../../nbs/35_methods.nncc.ipynb #ffbd7b02
 NNCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
