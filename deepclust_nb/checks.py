@@ -15,7 +15,8 @@ from .learner import (method_hp, get_method, load_data, Learner, _make_optimizer
 
 # %% auto #0
 __all__ = ['READBACKS', 'FROM_PYTHON', 'SUMMARY', 'nt_xent_by_hand', 'cluster_contrast_by_hand', 'entropy_by_hand', 'losses_fall',
-           'check_learns', 'SyncCounter', 'step_syncs', 'check_resume', 'notebook_fit', 'run_summary', 'method_results']
+           'check_learns', 'SyncCounter', 'step_syncs', 'check_resume', 'notebook_fit', 'run_summary', 'method_results',
+           'check_demo']
 
 # %% ../nbs/41_checks.ipynb #f4c97e6a
 def _cos(u, v) -> float: return float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
@@ -178,3 +179,15 @@ def method_results(method:str, # a registered method
     from deepclust_nb.reproduce import results_markdown
     return results_markdown(root, [method, *others], datasets=list(datasets) if datasets else None,
                             backbones=list(backbones) if backbones else None)
+
+# %% ../nbs/41_checks.ipynb #596f504e
+def check_demo(run:Run) -> dict:
+    "Assert that a notebook's demo ran the whole method: no paper term or stage off, and every declared term and stage in its log; {'terms', 'stages'}."
+    from deepclust_nb.learner import objective_gaps, recorded_terms
+    cls, hp = type(run.learn.method), run.learn.hp
+    gaps = objective_gaps(cls, hp)
+    if gaps: raise AssertionError(f"the {cls.name} demo leaves out {'; '.join(gaps)}: the demo runs the whole method")
+    logged = set().union(*(r.keys() for r in run.history)) if run.history else set()
+    missing = sorted(recorded_terms(cls, hp) - logged)
+    if missing: raise AssertionError(f"the {cls.name} demo's log lacks {', '.join(missing)}: give it the epochs every stage needs")
+    return dict(terms=list(cls.paper_terms), stages=list(cls.paper_stages))

@@ -26,16 +26,16 @@ from .distributed import (is_dist, rank, world, is_main, barrier, init_from_env,
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['COMMON', 'METHODS', 'PREDICTS', 'PREDICT_SETTINGS', 'THROUGHPUT_KEYS', 'RECORD_KEYS', 'PRESETS', 'CHECKPOINT_KEYS',
-           'STOP_SIGNALS', 'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES', 'PRESET_NOTE', 'RESUME_MAY_CHANGE',
-           'predicts_of', 'ContractError', 'Method', 'objective_gaps', 'recorded_terms', 'check_terms', 'load_methods',
-           'get_method', 'method_names', 'register_method', 'resolve_preset', 'preset_defaults', 'dict_comments',
-           'param_docs', 'missing_help', 'method_hp', 'optimizer_kwargs', 'make_optimizer', 'cuda_settings',
-           'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp', 'assign', 'save_checkpoint', 'load_checkpoint',
-           'load_weights', 'load_run', 'recalibrate_bn', 'evaluate', 'RunStopped', 'StopSignals', 'check_finite',
-           'forward_backward', 'train', 'steady_rate', 'GraphedStep', 'plot_history', 'save_fig', 'Run', 'load_data',
-           'cosine_factor', 'fit_command', 'fit', 'build_learner', 'acc_curve', 'finish', 'ready_learner', 'step_state',
-           'compare_steps', 'check_distributed_step']
+__all__ = ['COMMON', 'METHODS', 'PREDICTS', 'PREDICT_SETTINGS', 'THROUGHPUT_KEYS', 'RECORD_KEYS', 'PRESETS', 'METHOD_CONTRACT',
+           'CHECKPOINT_KEYS', 'STOP_SIGNALS', 'EXIT_STOPPED', 'MEMORY', 'PRETRAINED_BACKBONES', 'PRESET_NOTE',
+           'RESUME_MAY_CHANGE', 'predicts_of', 'ContractError', 'Method', 'objective_gaps', 'recorded_terms',
+           'check_terms', 'load_methods', 'get_method', 'method_names', 'register_method', 'resolve_preset',
+           'preset_defaults', 'dict_comments', 'param_docs', 'missing_help', 'method_hp', 'contract_markdown',
+           'optimizer_kwargs', 'make_optimizer', 'cuda_settings', 'epoch_seed', 'NonFiniteLoss', 'Learner', 'wrap_ddp',
+           'assign', 'save_checkpoint', 'load_checkpoint', 'load_weights', 'load_run', 'recalibrate_bn', 'evaluate',
+           'RunStopped', 'StopSignals', 'check_finite', 'forward_backward', 'train', 'steady_rate', 'GraphedStep',
+           'plot_history', 'save_fig', 'Run', 'load_data', 'cosine_factor', 'fit_command', 'fit', 'build_learner',
+           'acc_curve', 'finish', 'ready_learner', 'step_state', 'compare_steps', 'check_distributed_step']
 
 # %% ../nbs/20_learner.ipynb #341d91ed
 COMMON = dict(
@@ -145,6 +145,11 @@ class Method(nn.Module, metaclass=_MethodMeta):
     baseline:bool = False      # True for the k-means floor: plans' '*' and the deep-method tests leave it out
     paper_terms:dict = {}      # the paper's loss terms: name -> the setting that switches it off (a name, a function of hp, or None)
     paper_stages:dict = {}     # the paper's training stages in order: name -> (whether hp runs it: a name or a function of hp, terms only it records)
+    gpu_slice:dict|None = None # the GPU slice's run of this method: overrides, seconds, the bare loop it is compared with (tools/gpu_slice.py)
+    gpu_plan:list = []         # entries of the GPU plan (plans/gpu.yaml): data sets and overrides of the paper preset
+    paper_trace:list = []      # (setting, the paper's sentence or "decided: …", the paper preset's value, note): checked against the paper's text
+    paper_ablations:list = []  # the paper's ablation tables row by row: switches, data set, the paper's numbers, the printed line
+    ablation_setup:list = []   # how this library runs those rows (`deepclust reproduce ablations`): data sets, params, budget
     term_records:dict = {}     # a paper term recorded under another key (e.g. NNCC's FINCH positives inside its loss): term -> key
     bank = None                # FeatureBank of the training images when the backbone is frozen (finetune none)
     def __init__(self, hp:dict, n_clusters:int, channels:int, image_size:int):
@@ -442,6 +447,68 @@ def _check_hp(hp):
     need(hp['split'] in ('train','test','all','unlabelled'), f"unknown split '{hp['split']}'", "use train, test or all")
     need(hp['schedule'] in ('none','cosine'), f"unknown schedule '{hp['schedule']}'", "use none or cosine")
     need(hp['preset'] in PRESETS, f"unknown preset '{hp['preset']}'", "use --preset paper or --preset cpu")
+
+# %% ../nbs/20_learner.ipynb #f64fd72e
+METHOD_CONTRACT = [   # (member, role, when it is called / who reads it, default)
+    # what every method defines
+    ('name', 'required attribute', 'the registry key, `--method NAME`', 'None'),
+    ('predicts', 'required attribute', "how clusters are read: 'head' (argmax of `probs_h`) or 'kmeans' (k-means on `embed_h`); a property when a setting decides", 'None'),
+    ('embed_h', 'required hook', '(h) → (B, D) embedding of backbone features: evaluation, k-means, maps', 'raises'),
+    ('step', 'required hook (training methods)', '(xb, idx, learn) → dict(loss=…, term=…): every optimiser step, inside autocast', 'raises'),
+    ('probs_h', "required hook when predicts='head'", '(h) → (B, K) soft assignments: evaluation', 'raises'),
+    ('defaults', 'declared attribute', "the paper's settings (the `paper` preset), one comment each: the help text", '{}'),
+    ('presets', 'declared attribute', "{'cpu': {...}}: values the cpu preset changes; budget only, never a term", '{}'),
+    ('paper_terms', 'declared attribute', 'loss term → the setting that switches it off: `objective_gaps`, the tests', '{}'),
+    ('paper_stages', 'declared attribute', 'stage → (setting that runs it, terms only it records)', '{}'),
+    ('term_records', 'declared attribute', 'a paper term logged under another key', '{}'),
+    ('title', 'declared attribute', "one line: the paper and what the method adds (README's table)", "''"),
+    ('paper', 'declared attribute', "file name of the paper's text under DEEPCLUST_PAPERS (the trace checks)", 'None'),
+    ('paper_results', 'declared attribute', "data set → the paper's (ACC, NMI, ARI): the results tables", '{}'),
+    ('paper_trace', 'declared attribute', "(setting, the paper's sentence, value, note): the trace tables and their check", '[]'),
+    ('paper_ablations', 'declared attribute', "the paper's ablation rows: `deepclust reproduce ablations`", '[]'),
+    ('ablation_setup', 'declared attribute', 'how those rows run here: data sets, params, budget', '[]'),
+    ('test_settings', 'declared attribute', 'what the test suite runs the method with (learning, distributed checks)', '{}'),
+    ('gpu_slice', 'declared attribute', "the GPU slice's run: overrides, seconds, bare loop (tools/gpu_slice.py)", 'None'),
+    ('gpu_plan', 'declared attribute', 'entries of the GPU plan (plans/gpu.yaml)', '[]'),
+    ('baseline', 'declared attribute', "True for the k-means floor: plans' '*' leave it out", 'False'),
+    ('checked_terms', 'declared attribute', "terms `check_finite` requires finite (a second optimiser's loss too)", "('loss',)"),
+    ('compile_skip', 'declared attribute', 'child modules `compile_modules` leaves alone', '()'),
+    ('graph_capturable', 'declared attribute', 'its whole step may be captured in a CUDA graph (`cuda_graph`)', 'False'),
+    ('normalize_embedding', 'declared attribute', 'L2-normalise the embedding before k-means', 'True'),
+    # optional hooks
+    ('build_backbone', 'optional hook', 'in `__init__`: the backbone `hp` names, with `finetune` applied', 'make_backbone + set_trainable'),
+    ('build_views', 'optional hook', "in `__init__`: the augmentation of training views", "views_for(channels, size, hp['views'])"),
+    ('setup', 'optional hook', '(learn) once before training, after the optimiser (a second optimiser, buffers sized by the data)', 'nothing'),
+    ('on_epoch_start', 'optional hook', '(learn, epoch) at the start of each epoch (mining, k-means, a stage switch)', 'nothing'),
+    ('resume_epoch', 'optional hook', '(learn, epoch) instead of `on_epoch_start` when a run resumes inside an epoch', 'nothing'),
+    ('after_step', 'optional hook', "(learn) after each optimiser step (an EMA)", 'nothing'),
+    ('param_groups', 'optional hook', "parameters of the main optimiser", 'every parameter that requires a gradient'),
+    ('extra_state', 'optional hook', 'state outside modules and the main optimiser (another optimiser): saved in the checkpoint', '{}'),
+    ('load_extra_state', 'optional hook', '(state) restores `extra_state` on resume', 'nothing'),
+    ('ddp_ignore', 'optional hook', 'names of parameters DDP must leave alone (trained by a second optimiser)', '[]'),
+    ('extra_metrics', 'optional hook', '(learn) more scores for metrics.json at the end (e.g. a second read-out)', '{}'),
+    ('graph_key', 'optional hook', '(learn) Python values a captured CUDA graph freezes; a new value, a new capture', 'None'),
+    ('embed', 'optional hook', '(xb) embedding of images; define it instead of `embed_h` when features are not backbone outputs', 'embed_h(backbone(xb))'),
+    ('probs', 'optional hook', '(xb) soft assignments of images, or None', "probs_h(backbone(xb)) when predicts='head'"),
+    # what Method provides
+    ('check_contract', 'provided', 'after `__init__`: names what a constructed method lacks', ''),
+    ('trainable', 'provided', "epochs > 0", ''),
+    ('epoch_attrs', 'provided', "plain attributes saved with a checkpoint taken inside an epoch", ''),
+    ('compile_modules', 'provided', '`--compile`: torch.compile each child module but `compile_skip`', ''),
+    ('prepare_features', 'provided', 'with a frozen pretrained backbone: embeds the clean images and V views once into `bank`', ''),
+    ('bank', 'provided', 'the `FeatureBank` of a frozen backbone, else None', 'None'),
+    ('bank_views', 'provided', 'the augmentation of the cached copies (shared by every method)', ''),
+    ('frozen', 'provided', 'True when the backbone is frozen and has weights', ''),
+    ('needs_images', 'provided', 'False when `step` works from the bank (it gets xb=None)', ''),
+    ('view_features', 'provided', '(xb, idx, learn, n): n backbone-feature views of the batch, from the bank or the backbone', ''),
+    ('features_of', 'provided', '(x, rows, device): backbone features of images, the bank\'s when it has them', ''),
+    ('embed_all', 'provided', 'embedding and assignments of a whole image tensor, in batches: evaluation and `predict`', ''),
+]
+
+def contract_markdown() -> str:
+    "`METHOD_CONTRACT` as a Markdown table."
+    rows = [f"| `{n}` | {role} | {when} | {d and f'`{d}`'} |" for n, role, when, d in METHOD_CONTRACT]
+    return '| member | role | when it is called / who reads it | default |\n|---|---|---|---|\n' + '\n'.join(rows)
 
 # %% ../nbs/20_learner.ipynb #a77ffecf
 def optimizer_kwargs(hp:dict, # resolved hyper-parameters (`fused`)

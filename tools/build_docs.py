@@ -29,7 +29,7 @@ GIT_URL, BRANCH = CFG['git_url'].rstrip('/'), CFG.get('branch', 'main')
 IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg', '.gif', '.svg', '.webp'}
 
 # The user guide's pages, in reading order; an unnumbered notebook not listed here is appended to its section.
-GUIDE = ['guide.setup', 'guide.usage', 'guide.estimator', 'guide.own_images', 'guide.reliability',
+GUIDE = ['guide.setup', 'guide.usage', 'guide.method', 'guide.estimator', 'guide.own_images', 'guide.reliability',
          'guide.reproduce', 'guide.distributed', 'guide.gpu']
 RESULTS = ['results.report', 'results.ablations', 'results.speed']
 

@@ -263,6 +263,10 @@ class GHDCC(Method):
     def predicts(self): return predicts_of(self.hp['predict'])   # argmax of Y, or k-means on Z (the paper)
     def embed_h(self, h): return self.infer_h(h)[0]
     def probs_h(self, h): return self.infer_h(h)[1]
+    def extra_metrics(self, learn) -> dict:
+        "k-means on Z beside the argmax prediction: its scores (suffix `_kmeans`) go into every run's metrics.json."
+        y = learn.y.numpy() if learn.y is not None else None
+        return kmeans_metrics(self, learn.x, y, learn.device, learn.to_float, self.hp.get('kmeans_n_init', 10), self.hp['seed'])[0]
 
     @torch.no_grad()
     def embed_all(self, x, device, batch_size=512, to_float=None, rows=None, autocast=None):
@@ -324,11 +328,7 @@ def kmeans_metrics(method:Method, # a trained GHDCC (any method with `embed_all`
         out.update({f'{k}_kmeans': v for k, v in cluster_metrics(y, labels).items() if k in ('acc', 'nmi', 'ari')})
     return out, labels
 
-def _extra_metrics(self, learn) -> dict:
-    "k-means on Z beside the argmax prediction: its scores (suffix `_kmeans`) go into every run's metrics.json."
-    y = learn.y.numpy() if learn.y is not None else None
-    return kmeans_metrics(self, learn.x, y, learn.device, learn.to_float, self.hp.get('kmeans_n_init', 10), self.hp['seed'])[0]
-GHDCC.extra_metrics = _extra_metrics
+
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #81fad36f
 GHDCC.paper_ablations = [   # the paper's ablation tables row by row: our switches, its data set, (ACC, NMI, ARI), the printed line
