@@ -18,8 +18,8 @@ __all__ = ['PLAN_SOURCES', 'STAND_INS', 'ABLATION_KEYS', 'plans_dir', 'load_plan
            'report_markdown', 'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows',
            'speed_markdown', 'time_to_accuracy', 'time_markdown', 'shown_command', 'results_markdown',
            'paper_ablations_markdown', 'switch_tag', 'ablation_runs', 'ablation_mark', 'ablation_table',
-           'ablation_markdown', 'ablations_summary_markdown', 'plot_ablation_curves', 'methods_markdown',
-           'slice_markdown', 'slice_results_markdown']
+           'ablation_markdown', 'ablations_summary_markdown', 'plot_ablation_curves', 'plot_ablation_dots',
+           'methods_markdown', 'slice_markdown', 'slice_results_markdown']
 
 # %% ../nbs/40_reproduce.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -252,7 +252,11 @@ def paper_numbers(method:str, dataset:str, backbone:str|None=None):
     PAPER = paper_table()
     if (method, dataset) in PAPER: return PAPER[(method, dataset)], ''
     alt = STAND_INS.get(dataset)
-    if alt and (method, alt) in PAPER: return PAPER[(method, alt)], f'paper: {alt}'
+    if alt and (method, alt) in PAPER:
+        from deepclust_nb.learner import PRETRAINED_BACKBONES
+        if backbone in PRETRAINED_BACKBONES:        # the paper trained from scratch: a number beside ours, not a target
+            return PAPER[(method, alt)], f"paper's {alt}, trained from scratch: not comparable with ImageNet-pretrained features"
+        return PAPER[(method, alt)], f'paper: {alt}'
     return None, ''
 
 # %% ../nbs/40_reproduce.ipynb #d58ef247
@@ -352,8 +356,13 @@ def ablation_report_markdown(summary:list) -> str:
     "The ablation runs of a report, grouped by method, data set and ablation switch (the run's tag)."
     lines = ['| method | data set | ablation | backbone | epochs | seeds | ACC | NMI | ARI | time | device |', '|---' * 11 + '|']
     for r in sorted((r for r in summary if r.get('ablation')), key=lambda r: (r['method'], r['dataset'], r['ablation'])):
-        lines.append(f"| {r['method']} | {r['dataset']} | `{r['ablation']}` | {r['backbone']} | {r['epochs']} | {r['seeds']} | "
+        lines.append(f"| {r['method']}{' ‡' if r.get('drift') else ''} | {r['dataset']} | `{r['ablation']}` | {r['backbone']} | {r['epochs']} | {r['seeds']} | "
                      + ' | '.join(_cell(r[k], r[k+'_std'], None) for k in ('acc','nmi','ari')) + f" | {_dur(r['time_s'])} | {r['device']} |")
+    drift = {}
+    for r in summary:
+        if r.get('ablation') and r.get('drift'): drift.setdefault(r['method'], {}).update(r['drift'])
+    if drift: lines.append('\n‡ made with an earlier version of the preset, which these settings came from: '
+                           + '; '.join(f"{m}: {drift_note(d)}" for m, d in drift.items()) + '.')
     return '\n'.join(lines) + '\n'
 
 def plot_report(summary:list):
@@ -462,8 +471,8 @@ def time_markdown(rows:list) -> str:
     lines = ['| method | data set | backbone | epochs | seed | device | final ACC | best ACC (epoch), picked with the labels | training time to best | paper ACC | time to paper ACC |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
     for m in sorted((m for m in rows if m.get('curve') and not m.get('ablation')), key=lambda m: (m['dataset'], m['method'], m.get('seed', 0))):
-        paper, _ = paper_numbers(m['method'], m['dataset'], m.get('backbone'))
-        target = paper[0] if paper else None
+        paper, note = paper_numbers(m['method'], m['dataset'], m.get('backbone'))
+        target = paper[0] if paper and 'not comparable' not in note else None   # no time to a number that is not a target
         t = time_to_accuracy(m['curve'], target)
         reach = ('not reached' if target is not None and t['seconds_to_target'] is None
                  else (f"{_dur(t['seconds_to_target'])} (epoch {t['epoch_to_target']})" if target is not None else '–'))
@@ -729,6 +738,41 @@ def plot_ablation_curves(cls, # a registered method class with `ablation_setup`
     if not ax.lines: plt.close(fig); return None      # no figure that no run produced
     ax.set_xlabel('epoch'); ax.set_ylabel('ACC'); ax.set_ylim(0, 1); ax.set_title(f"{cls.name} on {dataset}: each ablation row's seeds")
     ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+def plot_ablation_dots(cls, # a registered method class with `paper_ablations` and `ablation_setup`
+                       root='../results', # folder of result files
+                       datasets=None, # the data sets to show (None: every data set of the setup that has runs)
+                      ):
+    "One panel per data set: each ablation row's seeds (dots), mean ± sd (bar), on an axis zoomed to the runs, with the paper's change from our full method as a marker (None: no runs yet)."
+    import matplotlib.pyplot as plt
+    t = ablation_table(cls, root)
+    rows = collect_metrics(root) if Path(root).exists() else []
+    its = {it['tag']: it for it in ablation_runs(cls, preset_runs=True)}
+    dss = [d for d in (datasets or dict.fromkeys(r['dataset'] for r in t)) if any(r['dataset'] == d and r['acc'] is not None for r in t)]
+    if not dss: return None
+    n_rows = max(len({r['tag'] for r in t if r['dataset'] == d and r['acc'] is not None}) for d in dss)
+    fig, axs = plt.subplots(1, len(dss), figsize=(4.6 * len(dss), 0.32 * n_rows + 1.6), squeeze=False)
+    for ax, ds in zip(axs[0], dss):
+        rs = [r for r in t if r['dataset'] == ds and r['acc'] is not None]
+        tags = list(dict.fromkeys(r['tag'] for r in rs))
+        full = next((r for r in rs if r['full']), None)
+        for y, tag in enumerate(tags):
+            r = next(r for r in rs if r['tag'] == tag)
+            accs = [m['acc'] for m in _ablation_results(cls, its[tag], ds, rows)]
+            col = {'✓': 'C2', '✗': 'C3', '≈': 'C7'}.get(r['mark'], 'C0')
+            ax.plot(accs, [y] * len(accs), 'o', color=col, alpha=.6, ms=4)
+            ax.errorbar([r['acc']], [y], xerr=[r['acc_std'] or 0], fmt='|', color=col, ms=12, capsize=3)
+            if full and not r['full'] and r['paper_delta'] is not None and full['acc'] is not None:
+                ax.plot([min(max(full['acc'] + r['paper_delta'], 0.), 1.)], [y], 'x', color='k', ms=6)   # at 0 when it falls below
+        if full: ax.axvline(full['acc'], color='C0', lw=.8, ls='--')
+        ax.set_yticks(range(len(tags))); ax.set_yticklabels(tags, fontsize=7); ax.invert_yaxis()
+        ax.set_xlabel('ACC (final epoch)'); ax.set_title(f"{cls.name} on {ds}", fontsize=9)
+    axs[0][0].plot([], [], 'x', color='k', label="our full method + the paper's change")
+    for c, lab in (('C2', "the paper's direction"), ('C3', 'the opposite'), ('C7', 'within the spread')):
+        axs[0][0].plot([], [], 'o', color=c, label=lab)
+    axs[0][0].legend(fontsize=6, loc='best')
     fig.tight_layout()
     return fig
 

@@ -31,6 +31,10 @@ def test_quotes_are_in_the_paper(name):
     text = '\n'.join(f.read_text() for f in files)
     missing = [(k, q) for k, q, *_ in cls.paper_trace if not q.startswith('decided:') and not quote_in_text(q, text)]
     assert missing == []
+    # a decided row that cites a figure or table of the paper cites one the paper has (the NNCC row once named a Fig. 5)
+    import re
+    cited = [(k, ref) for k, q, _, note in cls.paper_trace for ref in re.findall(r'(?:Fig\.|Table) \d+', q + ' ' + note)]
+    assert [(k, ref) for k, ref in cited if ref not in text] == []
     assert not quote_in_text('the number of clusters for Tiny-ImageNet to 7000', text)   # the look-up can fail
 
 def test_the_reading_fixed():

@@ -115,7 +115,7 @@ class NNCC(Method):
                      overrides=dict(pretrain_epochs=1), seconds=45, arch='resnet18', stage='pretrain_epochs')   # so the NNCC stage runs
     gpu_plan = [dict(datasets=['cifar10'])]                                       # 100 SimCLR epochs (decided), then NNCC
     defaults = dict(backbone='resnet18',      # ResNet-18 from scratch (paper)
-                    epochs=520,               # all epochs, SimCLR stage included (decided: 100 + the 420 of the paper's Fig. 5)
+                    epochs=520,               # all epochs, SimCLR stage included (decided: 100 + the 420 of the paper's Fig. 3, its t-SNE snapshots)
                     pretrain_epochs=100,      # SimCLR epochs before the NNCC stage (the paper gives none; decided)
                     batch_size=128,           # images per step, M (paper: 128)
                     optimizer='sgd',          # SGD (paper)
@@ -166,9 +166,9 @@ class NNCC(Method):
         if learn.y is not None:                 # diagnostics only: the labels never reach the loss
             batches = [b.cpu() for b in learn.batches(epoch)]
             self.precision = finch_pair_precision(kappa, learn.y, batches)
-            if self.pixel_precision is None:
-                pix = on_main(first_neighbours, learn.data.x.flatten(1).float())
-                self.pixel_precision = finch_pair_precision(pix, learn.y, batches)
+            if getattr(self, 'pixel_kappa', None) is None:      # the pixels' first neighbours never change: mined once
+                self.pixel_kappa = on_main(first_neighbours, learn.data.x.flatten(1).float())
+            self.pixel_precision = finch_pair_precision(self.pixel_kappa, learn.y, batches)   # on this epoch's batches
         return kappa
 
     def on_epoch_start(self, learn, epoch):
@@ -215,7 +215,7 @@ NNCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the p
     ('tau', "Moreover, the temperature is fixed as 0.1.", 0.1, ''),
     ('tau_simclr', "decided: the paper gives no τ for the SimCLR stage; 0.1, as the NNCC stage (the cpu preset measures 0.5)", 0.1, ''),
     ('pretrain_epochs', "Pre-train the model with contrastive loss in Equations 1.", 100, "decided: the length is not given; 100 epochs"),
-    ('epochs', "decided: 100 SimCLR epochs + the 420 epochs of the paper's Fig. 5", 520, ''),
+    ('epochs', "decided: 100 SimCLR epochs + the last epoch of the paper's Fig. 3 (t-SNE at epochs 0-420)", 520, ''),
     ('use_aug_neighbours', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'), ('use_finch', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'),
     ('proj_hidden', "decided: the projection head's hidden width is not given; 512", 512, ''),
     ('kmeans_n_init', "decided: the number of k-means restarts is not given; 10, best inertia (the shared k-means)", 10, ''),
