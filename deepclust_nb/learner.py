@@ -240,6 +240,7 @@ class Method(nn.Module, metaclass=_MethodMeta):
     def trainable(self) -> bool: return self.hp['epochs'] > 0
     graph_capturable:bool = False   # its whole step may be captured in a CUDA graph (`cuda_graph`): static shapes, no read-back, capturable optimisers
     def graph_key(self, learn): "Python values the step computes that a captured graph freezes (a new value: a new capture)."; return None
+    diagnostic_terms:tuple = ()       # logged shares in [0, 1] that are not loss terms (precisions, edge shares): plotted with the metrics
     checked_terms:tuple = ('loss',)   # loss terms `check_finite` requires finite (a second optimiser's loss too, e.g. a critic's)
     compile_skip:tuple = ()    # child modules `compile_modules` leaves alone (e.g. a critic whose loss needs a double backward)
     def compile_modules(self, **kwargs) -> list:
@@ -471,6 +472,7 @@ METHOD_CONTRACT = [   # (member, role, when it is called / who reads it, default
     ('gpu_slice', 'declared attribute', "the GPU slice's run: overrides, seconds, bare loop (tools/gpu_slice.py)", 'None'),
     ('gpu_plan', 'declared attribute', 'entries of the GPU plan (plans/gpu.yaml)', '[]'),
     ('baseline', 'declared attribute', "True for the k-means floor: plans' '*' leave it out", 'False'),
+    ('diagnostic_terms', 'declared attribute', 'logged shares in [0, 1] that are not loss terms: `curves.png` draws them with the metrics', '()'),
     ('checked_terms', 'declared attribute', "terms `check_finite` requires finite (a second optimiser's loss too)", "('loss',)"),
     ('compile_skip', 'declared attribute', 'child modules `compile_modules` leaves alone', '()'),
     ('graph_capturable', 'declared attribute', 'its whole step may be captured in a CUDA graph (`cuda_graph`)', 'False'),
@@ -1008,13 +1010,16 @@ class GraphedStep:
 
 # %% ../nbs/20_learner.ipynb #302894fa
 _METRIC_KEYS = ('acc','nmi','ari')
-def plot_history(history:list, title:str|None=None):
+def plot_history(history:list, title:str|None=None,
+                 diagnostics=(), # logged shares in [0, 1] that are not loss terms (`Method.diagnostic_terms`): drawn with the metrics
+                ):
     "Loss terms and metrics per epoch, from a run's history (`log.jsonl` rows)."
     import matplotlib.pyplot as plt
-    skip = set(RECORD_KEYS)    # every key of an epoch record that is not a loss term (the metrics get their own panel)
+    skip = set(RECORD_KEYS) | set(diagnostics)   # every key of an epoch record that is not a loss term
     ep = [r['epoch'] for r in history]
-    terms = [k for k in (history[0] if history else {}) if k not in skip and isinstance(history[0][k], (int,float))]
-    mets = [k for k in _METRIC_KEYS if any(k in r for r in history)]
+    keys = list(dict.fromkeys(k for r in history for k in r))       # a term that starts in a later stage too
+    terms = [k for k in keys if k not in skip and any(isinstance(r.get(k), (int, float)) for r in history)]
+    mets = [k for k in (*_METRIC_KEYS, *diagnostics) if any(k in r for r in history)]
     fig,axs = plt.subplots(1, 2 if mets else 1, figsize=(9 if mets else 4.5, 3.2), squeeze=False)
     for k in terms: axs[0,0].plot(ep, [r.get(k, np.nan) for r in history], label=k)
     axs[0,0].set_xlabel('epoch'); axs[0,0].set_title('loss terms'); axs[0,0].legend(fontsize=7)
@@ -1284,7 +1289,7 @@ def finish(learn:Learner, seconds:float) -> Run:
             w.writerow([i] + ([data.paths[i]] if data.paths else []) + [int(pred[i]), f"{float(conf[i]):.4f}"]
                        + ([int(data.y[i])] if data.y is not None else []))
         atomic_write_text(out/'assignments.csv', rows.getvalue())
-        if learn.history: save_fig(plot_history(learn.history, f"{hp['method']} on {metrics['dataset']}"), out/'curves.png')
+        if learn.history: save_fig(plot_history(learn.history, f"{hp['method']} on {metrics['dataset']}", m.diagnostic_terms), out/'curves.png')
         if data.y is not None: save_fig(plot_confusion(data.y.numpy(), pred.numpy(), classes=data.classes), out/'confusion.png')
         save_fig(plot_cluster_grid(data.x, pred.numpy(), conf=conf.numpy()), out/'clusters.png')
         if hp['report']:

@@ -90,18 +90,6 @@ def test_steady_rate_leaves_out_the_warm_up():
     assert steady_rate([(3, 1.)], 10, fallback=7.) == 7.                # no interval: the epoch's own rate
     assert steady_rate([(0, 0.), (0, 1.), (1, 2.)], 4) == pytest.approx(4.)   # two checks in one step: no interval
 
-def test_curves_plot_only_loss_terms():
-    "An epoch record's other keys (throughput, eval_images, stopped_at, n_clusters_used) never appear as a loss curve."
-    import matplotlib; matplotlib.use('Agg')
-    from deepclust_nb.learner import plot_history, RECORD_KEYS
-    hist = [dict(epoch=e, loss=1. / e, ins=.5 / e, lr=1e-3, seconds=2., img_per_s=900., view_img_per_s=1800.,
-                 steady_img_per_s=950., eval_images=10000, n_clusters_used=10, acc=.5 + .1 * e) for e in (1, 2, 3)]
-    fig = plot_history(hist)
-    labels = {l.get_label() for l in fig.axes[0].get_lines()}
-    assert labels == {'loss', 'ins'}, labels
-    assert {l.get_label() for l in fig.axes[1].get_lines()} == {'acc'}
-    assert {'eval_images', 'stopped_at', 'steady_img_per_s'} <= set(RECORD_KEYS)
-
 def test_bscic_graphed_step_equals_the_plain_one():
     "`cuda_graph`: the step `GraphedStep` captures on CUDA is the plain step; on the CPU it runs uncaptured, 10 steps to 1e-6."
     from deepclust_nb.learner import fit

@@ -46,7 +46,8 @@ def prior_onehot(n:int, # number of samples
                 ) -> torch.Tensor:
     "`n` one-hot rows (n, k) of uniformly random classes: samples of the prior P ~ Cat(K, 1/K)."
     device = device if device is not None else (generator.device if generator is not None else 'cpu')
-    return F.one_hot(torch.randint(k, (n,), generator=generator, device=device), k).float()
+    cls = torch.randint(k, (n,), generator=generator, device=device)
+    return torch.zeros(n, k, device=device).scatter_(1, cls[:, None], 1.)   # = one_hot(cls, k), without its range check (a wait on CUDA)
 
 def gradient_penalty(critic:nn.Module, # critic D: (n, K) → (n, 1), no batch norm
                      real:torch.Tensor, # prior samples p (n, K)

@@ -261,6 +261,7 @@ class GHDCC(Method):
 
     @property
     def predicts(self): return predicts_of(self.hp['predict'])   # argmax of Y, or k-means on Z (the paper)
+    diagnostic_terms = ('edges_cut', 'edges_own')   # shares of the graph's edges, not loss terms: drawn with the metrics
     def embed_h(self, h): return self.infer_h(h)[0]
     def probs_h(self, h): return self.infer_h(h)[1]
     def extra_metrics(self, learn) -> dict:

@@ -152,6 +152,7 @@ class NNCC(Method):
         self.precision = self.pixel_precision = None
 
     predicts = 'kmeans'      # clusters: k-means on the normalised features (Algorithm 1, step 13)
+    diagnostic_terms = ('finch_precision', 'finch_precision_pixels')   # shares, not loss terms: drawn with the metrics
     def embed_h(self, h): return F.normalize(self.head(h).float(), dim=1)
 
     def setup(self, learn):
