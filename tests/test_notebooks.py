@@ -39,3 +39,12 @@ def test_nbdev_clean_keeps_outputs(tmp_path):
         r = subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(dst)], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert has_figure(json.loads(dst.read_text())) and has_results_table(json.loads(dst.read_text()))
+
+@pytest.mark.parametrize('path', [p for p in METHOD_NBS if 'kmeans' not in p.name], ids=lambda p: p.name)
+def test_demo_ran_the_whole_method(path):
+    "The committed demo passed `check_demo`: its log held every term and stage the method declares (the cell's output is its list)."
+    nb = json.loads(path.read_text())
+    cells = [c for c in nb['cells'] if c['cell_type'] == 'code' and 'check_demo(run)' in ''.join(c['source'])]
+    assert len(cells) == 1, f"{path.name}: the demo is not followed by check_demo(run)"
+    outs = [''.join(o.get('data', {}).get('text/plain', '')) for o in cells[0].get('outputs', []) if o.get('output_type') == 'execute_result']
+    assert outs and "'terms'" in outs[0] and "'stages'" in outs[0], f"{path.name}: run it and save it with check_demo's output"
