@@ -134,6 +134,28 @@ def neighbour_timings(device, n=60000, d=512, k=20):
     t = time.time(); r = kmeans(x, 10, n_init=3, backend='torch', device=device); sync(); t_km = time.time() - t
     return dict(n=n, dim=d, k=k, knn_s=t_knn, kmeans_s=t_km, kmeans_n_init=3, kmeans_inertia=r.inertia, backend='torch')
 
+def start_record(out:Path, dev, name:str, **fields):
+    "The record a device script writes (command, device, versions, machine, `fields`), its atomic saver (`out`/`name`.json) and its start time."
+    import torch, torchvision
+    from deepclust_nb.core import versions
+    res = dict(command=' '.join(shlex.quote(a) for a in sys.argv), device=str(dev), versions=versions(),
+               cpu_count=os.cpu_count(), platform=platform.platform(), **fields,
+               data_root=os.environ.get('DEEPCLUST_DATA'), runs=[], errors=[])
+    if dev.type == 'cuda': res['gpu'] = torch.cuda.get_device_name(dev)
+    t0 = time.time()
+    def save():
+        res['total_s'] = time.time() - t0
+        tmp = out/f'.{name}.json.tmp'; tmp.write_text(json.dumps(res, indent=1)); os.replace(tmp, out/f'{name}.json')
+    log(f"device {res.get('gpu', dev)} | torch {torch.__version__} | torchvision {torchvision.__version__}")
+    return res, save, t0
+
+def load_cifar(res:dict, subset:int|None):
+    "All of CIFAR-10 (or `subset` images), decoded once: the time goes into `res['data']`."
+    from deepclust_nb.data import load_dataset
+    t = time.time(); data = load_dataset('cifar10', split='all', subset=subset, seed=0)
+    res['data'] = dict(n_images=len(data), seconds=time.time() - t); log(f"CIFAR-10: {len(data)} images in {time.time()-t:.1f} s")
+    return data
+
 def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, quick:bool, methods:list):
     out.mkdir(parents=True, exist_ok=True)
     import torch, torchvision
@@ -143,19 +165,9 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
     dev = get_device(device)
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
     import efficientnet_lite_pytorch
-    res = dict(command=' '.join(shlex.quote(a) for a in sys.argv), device=str(dev), versions=versions(),
-               cpu_count=os.cpu_count(), platform=platform.platform(), subset=subset, budget_s=budget, quick=quick,
-               efficientnet_from=str(Path(efficientnet_lite_pytorch.__file__).parent),
-               data_root=os.environ.get('DEEPCLUST_DATA'), runs=[], errors=[])
-    if dev.type == 'cuda': res['gpu'] = torch.cuda.get_device_name(dev)
-    t0 = time.time()
-    def save():
-        res['total_s'] = time.time() - t0
-        tmp = out/'.slice.json.tmp'; tmp.write_text(json.dumps(res, indent=1)); os.replace(tmp, out/'slice.json')
-    log(f"device {res.get('gpu', dev)} | torch {torch.__version__} | torchvision {torchvision.__version__}")
-    from deepclust_nb.data import load_dataset
-    t = time.time(); data = load_dataset('cifar10', split='all', subset=subset, seed=0)
-    res['data'] = dict(n_images=len(data), seconds=time.time() - t); log(f"CIFAR-10: {len(data)} images in {time.time()-t:.1f} s")
+    res, save, t0 = start_record(out, dev, 'slice', subset=subset, budget_s=budget, quick=quick,
+                                 efficientnet_from=str(Path(efficientnet_lite_pytorch.__file__).parent))
+    data = load_cifar(res, subset)
     res['bare_loops'] = {}
     for arch, (bb, size, ft, insize) in ARCHS.items():
         if methods and not any(r[3] == arch.split('_last2')[0] for r in runs if r[0] in methods): continue

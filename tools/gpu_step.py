@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
-from gpu_slice import log, bare_loop, QUICK      # the slice's log, bare loop and quick networks
+from gpu_slice import log, bare_loop, QUICK, start_record, load_cifar   # the slice's log, record, data, bare loop, quick networks
 
 def step_times(device, quick:bool, steps:int, warmup:int=10, n:int=6400) -> dict:
     "BSC-IC's paper-preset step on CIFAR-10 at 32 px, plain and graphed (`GraphedStep`): ms per step after warm-up."
@@ -100,18 +100,8 @@ def run(out:Path, device:str, subset:int|None, budget:float, quick:bool, steps:i
     from deepclust_nb.core import get_device, versions
     from deepclust_nb.learner import fit
     dev = get_device(device)
-    res = dict(command=' '.join(shlex.quote(a) for a in sys.argv), device=str(dev), versions=versions(),
-               cpu_count=os.cpu_count(), platform=platform.platform(), subset=subset, budget_s=budget, quick=quick,
-               data_root=os.environ.get('DEEPCLUST_DATA'), runs=[], errors=[])
-    if dev.type == 'cuda': res['gpu'] = torch.cuda.get_device_name(dev)
-    t0 = time.time()
-    def save():
-        res['total_s'] = time.time() - t0
-        tmp = out/'.step.json.tmp'; tmp.write_text(json.dumps(res, indent=1)); os.replace(tmp, out/'step.json')
-    log(f"device {res.get('gpu', dev)} | torch {torch.__version__} | torchvision {torchvision.__version__}")
-    from deepclust_nb.data import load_dataset
-    t = time.time(); data = load_dataset('cifar10', split='all', subset=subset, seed=0)
-    res['data'] = dict(n_images=len(data), seconds=time.time() - t); log(f"CIFAR-10: {len(data)} images in {time.time()-t:.1f} s")
+    res, save, t0 = start_record(out, dev, 'step', subset=subset, budget_s=budget, quick=quick)
+    data = load_cifar(res, subset)
     try:   # BSC-IC first: seconds, and the measurement the CUDA graph was made for
         res['bscic_step'] = step_times(dev, quick, steps, warmup=10 if dev.type == 'cuda' else 2,
                                        n=6400 if dev.type == 'cuda' else min(subset or 6400, 256))
