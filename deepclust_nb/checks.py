@@ -10,8 +10,7 @@ import numpy as np
 import torch
 import sys, collections
 from torch.overrides import TorchFunctionMode
-from .learner import (method_hp, get_method, load_data, Learner, _make_optimizer, _n_clusters, forward_backward,
-                                  epoch_seed, fit, Run, ready_learner)
+from .learner import forward_backward, epoch_seed, fit, Run, ready_learner
 
 # %% auto #0
 __all__ = ['READBACKS', 'FROM_PYTHON', 'SUMMARY', 'nt_xent_by_hand', 'cluster_contrast_by_hand', 'entropy_by_hand', 'losses_fall',

@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse, sys, csv, io
 from pathlib import Path
 import torch
-from .core import DeepClustError, DamagedFile, atomic_write_text, get_device, load_torch, read_json
+from .core import DeepClustError, atomic_write_text
 from .data import DATASETS, load_image_folder
 from .backbones import BACKBONES
-from .learner import (load_run, METHODS, load_methods, fit, get_method, assign, param_docs,
-                      preset_defaults, RunStopped, CHECKPOINT_KEYS)
+from .learner import (load_run, METHODS, load_methods, fit, assign, param_docs,
+                      preset_defaults, RunStopped)
 from .reproduce import reproduce, report, plan_listing
 from .distributed import is_main, shutdown
 

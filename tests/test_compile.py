@@ -3,9 +3,7 @@
 forward and backward through AOTAutograd like inductor does, without inductor's C++ code generation (minutes on a
 small CPU)."""
 import pytest
-import torch
 
-from deepclust_nb.core import seed_everything
 from deepclust_nb.learner import ready_learner, forward_backward
 
 def two_steps(method:str, how:str|None, **params) -> list:

@@ -2,7 +2,6 @@
 built from Python data) between loss checks, in every stage of every method, on gray and colour images; fused
 optimisers and the cuDNN/TF32 switches; BSC-IC's critic loss checked before its step; GHDCC's graph in float32
 under autocast."""
-import math
 from types import SimpleNamespace
 import pytest
 import torch

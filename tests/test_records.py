@@ -1,6 +1,5 @@
 """What a run records: `curves.png` draws loss terms on the loss axis and nothing else (throughput, evaluation sizes,
 a stop position, a method's diagnostic shares go elsewhere or nowhere)."""
-import pytest
 from deepclust_nb.learner import get_method, load_methods
 
 load_methods()

@@ -158,8 +158,8 @@ def load_cifar(res:dict, subset:int|None):
 
 def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, quick:bool, methods:list):
     out.mkdir(parents=True, exist_ok=True)
-    import torch, torchvision
-    from deepclust_nb.core import get_device, versions
+    import torch
+    from deepclust_nb.core import get_device
     from deepclust_nb.learner import fit
     runs = slice_runs()                      # every registered method, from its class's gpu_slice
     dev = get_device(device)
@@ -167,7 +167,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
     import efficientnet_lite_pytorch
     res, save, t0 = start_record(out, dev, 'slice', subset=subset, budget_s=budget, quick=quick,
                                  efficientnet_from=str(Path(efficientnet_lite_pytorch.__file__).parent))
-    data = load_cifar(res, subset)
+    load_cifar(res, subset)                  # decoded once here (timed); each fit below reads the cached tensors
     res['bare_loops'] = {}
     for arch, (bb, size, ft, insize) in ARCHS.items():
         if methods and not any(r[3] == arch.split('_last2')[0] for r in runs if r[0] in methods): continue

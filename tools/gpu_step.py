@@ -27,7 +27,7 @@ Command time by estimate (H100 or H200): CIFAR-10 decode ~40 s (0 s on a warm re
 CPU check (the test suite): bash tools/gpu_step.sh --device cpu --subset 1000 --budget 2 --quick
 """
 from __future__ import annotations
-import argparse, json, os, platform, shlex, shutil, sys, tempfile, time, traceback
+import argparse, json, os, shutil, sys, tempfile, time, traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,12 +96,11 @@ def criteria(res:dict, slice_dir:Path=ROOT/'results'/'gpu') -> dict:
 
 def run(out:Path, device:str, subset:int|None, budget:float, quick:bool, steps:int):
     out.mkdir(parents=True, exist_ok=True)
-    import torch, torchvision
-    from deepclust_nb.core import get_device, versions
+    from deepclust_nb.core import get_device
     from deepclust_nb.learner import fit
     dev = get_device(device)
     res, save, t0 = start_record(out, dev, 'step', subset=subset, budget_s=budget, quick=quick)
-    data = load_cifar(res, subset)
+    load_cifar(res, subset)                  # decoded once here (timed); each fit below reads the cached tensors
     try:   # BSC-IC first: seconds, and the measurement the CUDA graph was made for
         res['bscic_step'] = step_times(dev, quick, steps, warmup=10 if dev.type == 'cuda' else 2,
                                        n=6400 if dev.type == 'cuda' else min(subset or 6400, 256))

@@ -17,7 +17,6 @@ SWITCHES = dict(bscic=[{}, dict(use_mi=False, use_si=False), dict(use_il=False)]
                 icbpl=[{}, dict(use_mincos=False)], nncc=[{}, dict(use_finch=False)])
 
 def record() -> dict:
-    import torch
     from deepclust_nb.learner import fit, method_names
     out = {}
     for name in method_names():

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import copy
 from contextlib import contextmanager
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 from ..core import DeepClustError
 from ..learner import Method, register_method, optimizer_kwargs, check_finite
 from ..heads import mlp
