@@ -10,9 +10,13 @@ import torch
 from .core import DeepClustError, atomic_write_text
 from .data import DATASETS, load_image_folder
 from .backbones import BACKBONES
-from .learner import (load_run, METHODS, load_methods, fit, assign, param_docs,
-                      preset_defaults, RunStopped)
-from .reproduce import reproduce, report, plan_listing
+from .checkpoint import load_run
+from .method import METHODS, load_methods, param_docs, preset_defaults
+from .runs import fit
+from .engine import assign
+from .loop import RunStopped
+from .plan import reproduce, plan_listing
+from .results import report
 from .distributed import is_main, shutdown
 
 # %% auto #0

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from deepclust_nb.cli import main
-from deepclust_nb.learner import load_methods
+from deepclust_nb.method import load_methods
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,7 +122,7 @@ def test_error_exit_code_from_a_real_process(tmp_path):
     assert not (tmp_path/'r').exists()
 
 def _trainable_method():
-    from deepclust_nb.learner import method_names
+    from deepclust_nb.method import method_names
     names = method_names()
     if not names: pytest.skip('no trainable method registered')
     return 'dcsc' if 'dcsc' in names else names[0]
@@ -158,7 +158,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
 
 def test_param_meanings_survive_a_method_class_typed_into_a_session():
     "Running a method notebook registers its class from the notebook (no source file): the meanings come from the package."
-    from deepclust_nb.learner import register_method, get_method, param_docs
+    from deepclust_nb.method import register_method, get_method, param_docs
     load_methods()
     pkg = get_method('bscic')
     ns = {'B': pkg, 'register_method': register_method}

@@ -4,7 +4,8 @@ forward and backward through AOTAutograd like inductor does, without inductor's 
 small CPU)."""
 import pytest
 
-from deepclust_nb.learner import ready_learner, forward_backward
+from deepclust_nb.runs import ready_learner
+from deepclust_nb.loop import forward_backward
 
 def two_steps(method:str, how:str|None, **params) -> list:
     "Losses of the first two optimiser steps of `method` on 64 digits, compiled as `how` says (None: not compiled)."
@@ -30,7 +31,7 @@ def test_compiled_steps_match(method, params):
 
 def test_fit_compile_on_the_cpu(tmp_path):
     "`fit(compile='aot_eager')` (`--compile aot_eager`) compiles on the CPU too and ends as the uncompiled run."
-    from deepclust_nb.learner import fit
+    from deepclust_nb.runs import fit
     kw = dict(dataset='digits', subset=64, device='cpu', backbone='convnet', batch_size=32, epochs=1, feat_dim=16,
               report=False, progress=False)
     ref = fit('dcsc', out=tmp_path/'ref', **kw)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from deepclust_nb.distributed import run_gloo, rank, world
-from deepclust_nb.learner import step_state, compare_steps, fit, method_names, get_method
+from deepclust_nb.runs import step_state, compare_steps, fit
+from deepclust_nb.method import method_names, get_method
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = dict(dataset='digits', subset=120, device='cpu', backbone='convnet', seed=0)

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from deepclust_nb.learner import fit, method_names, get_method
+from deepclust_nb.runs import fit
+from deepclust_nb.method import method_names, get_method
 from deepclust_nb.backbones import Backbone
 from deepclust_nb.cli import main
 

@@ -43,5 +43,5 @@ def test_gpu_ablations_run_on_cpu_and_package(tmp_path):
     assert row['command'] == f'bash tools/gpu_ablations.sh --only {ROW}' and row['cpu_command'] == f'deepclust reproduce ablations --only {ROW}'
     assert row['gpu_run']['precision'].startswith('fp32') and 'run_dir' not in row
     assert list(json.loads(checks.read_text())['runs']) == [CHECK]
-    from deepclust_nb.reproduce import collect_metrics
+    from deepclust_nb.results import collect_metrics
     assert [m['ablation'] for m in collect_metrics(res_dir)] == ['no_il']      # the check adds no seed to any table

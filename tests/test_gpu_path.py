@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from deepclust_nb.checks import step_syncs, SyncCounter
-from deepclust_nb.data import ImageData
-from deepclust_nb.learner import (method_names, get_method, method_hp, ready_learner, forward_backward, NonFiniteLoss,
-                                  optimizer_kwargs, cuda_settings, load_methods)
+from deepclust_nb.images import ImageData
+from deepclust_nb.method import method_names, get_method, method_hp, load_methods
+from deepclust_nb.runs import ready_learner
+from deepclust_nb.loop import forward_backward
+from deepclust_nb.engine import NonFiniteLoss, optimizer_kwargs, cuda_settings
 
 load_methods()
 
@@ -82,7 +84,7 @@ def test_ghdcc_graph_in_float32_under_autocast():
     assert torch.allclose(z0, z1, atol=1e-6) and torch.allclose(y0, y1, atol=1e-6)
 
 def test_steady_rate_leaves_out_the_warm_up():
-    from deepclust_nb.learner import steady_rate
+    from deepclust_nb.loop import steady_rate
     ticks = [(0, 0.), (1, 5.), (2, 6.), (3, 7.), (4, 9.)]       # the first interval (5 s) holds the warm-up
     assert steady_rate(ticks, 10) == pytest.approx(10.)        # median of 10, 10, 5 img/s: the first interval left out
     assert steady_rate([(0, 0.), (2, 4.)], 10) == pytest.approx(5.)   # one interval: it is all there is
@@ -91,7 +93,7 @@ def test_steady_rate_leaves_out_the_warm_up():
 
 def test_bscic_graphed_step_equals_the_plain_one():
     "`cuda_graph`: the step `GraphedStep` captures on CUDA is the plain step; on the CPU it runs uncaptured, 10 steps to 1e-6."
-    from deepclust_nb.learner import fit
+    from deepclust_nb.runs import fit
     kw = dict(dataset='digits', subset=320, batch_size=32, epochs=1, backbone='convnet', preset='cpu', device='cpu',
               progress=False, report=False, eval_every=0)
     a, b = fit('bscic', out=False, **kw), fit('bscic', out=False, cuda_graph=True, **kw)
@@ -105,7 +107,7 @@ def test_bscic_graphed_step_equals_the_plain_one():
             assert a.history[0][k] == pytest.approx(b.history[0][k], abs=1e-6), k
 
 def test_cuda_graph_refuses_what_it_cannot_capture():
-    from deepclust_nb.learner import fit
+    from deepclust_nb.runs import fit
     from deepclust_nb.core import DeepClustError
     kw = dict(dataset='digits', subset=64, batch_size=32, epochs=1, backbone='convnet', preset='cpu', device='cpu',
               progress=False, report=False)

@@ -4,7 +4,7 @@ by its `prepare` step, the library from the checkout — on 2,000 CIFAR-10 image
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
-from deepclust_nb.learner import method_names, get_method
+from deepclust_nb.method import method_names, get_method
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get('DEEPCLUST_DATA') or ROOT.parent/'shared'/'data')
@@ -40,7 +40,7 @@ def test_gpu_slice_runs_on_cpu_and_packages(tmp_path):
     r = subprocess.run([sys.executable, 'tools/gpu_slice.py', 'package', str(out), '--results', str(results)],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    from deepclust_nb.reproduce import collect_metrics, summarize, time_to_accuracy
+    from deepclust_nb.results import collect_metrics, summarize, time_to_accuracy
     rows = collect_metrics(results)
     assert sorted(m['method'] for m in rows) == sorted(method_names())
     assert all('gpu_slice' in m['protocol'] and 'paper, overrides:' in m['protocol'] and m['slice']['command'] for m in rows)

@@ -7,7 +7,8 @@ measurement): its run is then expected to fail this check, strictly, so the note
 import collections, os
 from pathlib import Path
 import pytest
-from deepclust_nb.learner import fit, method_names
+from deepclust_nb.runs import fit
+from deepclust_nb.method import method_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get('DEEPCLUST_DATA') or ROOT.parent/'shared'/'data')
@@ -18,7 +19,7 @@ DATA_SETS = dict(mnist=MNIST, digits=DIGITS)
 
 def case(method:str):
     "(data, what k-means runs on, the test run's overrides of the cpu preset) from the method's test_settings['learn']."
-    from deepclust_nb.learner import get_method
+    from deepclust_nb.method import get_method
     t = dict(get_method(method).test_settings.get('learn') or {})
     assert t, f"method '{method}' has no test_settings['learn']: say on which data (mnist or digits) and how long it must learn"
     data = DATA_SETS[t.pop('data', 'mnist')]
@@ -47,7 +48,7 @@ def test_the_check_catches_collapse():
 
 @pytest.mark.parametrize('method', method_names())      # every registered deep method
 def test_method_learns(method, tmp_path, request):
-    from deepclust_nb.learner import get_method
+    from deepclust_nb.method import get_method
     known = (get_method(method).test_settings.get('learn') or {}).get('known_failure')
     if known:   # a measured failure of the whole method at this budget: the run must still fail, or the note is out of date
         request.applymarker(pytest.mark.xfail(reason=known, strict=True, raises=AssertionError))

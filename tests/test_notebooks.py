@@ -17,7 +17,7 @@ def has_results_table(nb):
 
 def test_every_registered_method_has_a_notebook():
     "One notebook per registered method and one registered method per notebook (the registry is the list)."
-    from deepclust_nb.learner import method_names
+    from deepclust_nb.method import method_names
     assert {p.name.split('.')[1] for p in METHOD_NBS} == set(method_names(deep=False))
 
 @pytest.mark.parametrize('path', METHOD_NBS + [ROOT/'nbs'/'index.ipynb'], ids=lambda p: p.name)

@@ -2,7 +2,9 @@
 `paper_stages`), each preset keeps all of them (`objective_gaps` is empty), and a short run of the cpu preset records
 every one of them. An ablation row switches a term off on purpose; a preset never does."""
 import pytest
-from deepclust_nb.learner import fit, get_method, method_hp, method_names, objective_gaps, recorded_terms, PRESETS
+from deepclust_nb.runs import fit
+from deepclust_nb.method import get_method, method_hp, method_names, objective_gaps, recorded_terms
+from deepclust_nb.hparams import PRESETS
 
 DEEP = method_names()          # every registered method but the k-means floor
 

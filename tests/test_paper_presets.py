@@ -4,7 +4,9 @@ import os
 from pathlib import Path
 import pytest
 from deepclust_nb.core import quote_in_text
-from deepclust_nb.learner import COMMON, get_method, preset_defaults, method_hp, method_names, missing_help, _coerce
+from deepclust_nb.hparams import COMMON
+from deepclust_nb.method import get_method, preset_defaults, method_hp, method_names, missing_help
+from deepclust_nb.hparams import coerce_param
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS = Path(os.environ.get('DEEPCLUST_PAPERS') or ROOT.parent/'shared'/'papers')
@@ -71,8 +73,8 @@ def test_numeric_defaults_parse_from_the_command_line(name):
     hp = preset_defaults(name, 'paper')
     for k, v in hp.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)): continue
-        assert _coerce('0.5', v) == 0.5 and _coerce('3', v) == 3 and _coerce('none', v) is None, k
-        assert _coerce('1e-3', v) == 1e-3, k
+        assert coerce_param('0.5', v) == 0.5 and coerce_param('3', v) == 3 and coerce_param('none', v) is None, k
+        assert coerce_param('1e-3', v) == 1e-3, k
 
 @pytest.mark.parametrize('name', [m for m in METHODS if getattr(get_method(m), 'paper_ablations', None)])
 def test_paper_ablations_are_the_papers(name):

@@ -16,7 +16,7 @@ def test_readme_commands_are_the_ones_ci_runs():
 
 def test_readme_tables_come_from_committed_result_files(tmp_path):
     "The README's results and speed tables equal what `deepclust report results` makes from the files in results/."
-    from deepclust_nb.reproduce import report, collect_metrics
+    from deepclust_nb.results import report, collect_metrics
     if not collect_metrics(ROOT/'results'):
         assert '_No result files yet._' in (ROOT/'README.md').read_text(); return
     report(ROOT/'results', tmp_path)

@@ -1,13 +1,14 @@
 """What a run records: `curves.png` draws loss terms on the loss axis and nothing else (throughput, evaluation sizes,
 a stop position, a method's diagnostic shares go elsewhere or nowhere)."""
-from deepclust_nb.learner import get_method, load_methods
+from deepclust_nb.method import get_method, load_methods
 
 load_methods()
 
 def test_curves_plot_only_loss_terms():
     "An epoch record's other keys (throughput, eval_images, stopped_at, n_clusters_used) never appear as a loss curve."
     import matplotlib; matplotlib.use('Agg')
-    from deepclust_nb.learner import plot_history, RECORD_KEYS
+    from deepclust_nb.runs import plot_history
+    from deepclust_nb.method import RECORD_KEYS
     hist = [dict(epoch=e, loss=1. / e, ins=.5 / e, lr=1e-3, seconds=2., img_per_s=900., view_img_per_s=1800.,
                  steady_img_per_s=950., eval_images=10000, n_clusters_used=10, acc=.5 + .1 * e) for e in (1, 2, 3)]
     fig = plot_history(hist)
@@ -19,7 +20,7 @@ def test_curves_plot_only_loss_terms():
 def test_curves_draw_diagnostics_with_the_metrics():
     "A method's logged shares (NNCC's FINCH precisions) go on the metrics panel, not the loss axis; a term that starts in a later stage is plotted."
     import matplotlib; matplotlib.use('Agg')
-    from deepclust_nb.learner import plot_history
+    from deepclust_nb.runs import plot_history
     hist = [dict(epoch=1, loss=3., simclr=3., finch_precision=.9, acc=.5), dict(epoch=2, loss=2., nncc=2., finch_precision=.92, acc=.6)]
     fig = plot_history(hist, diagnostics=get_method('nncc').diagnostic_terms)
     assert {l.get_label() for l in fig.axes[0].get_lines()} == {'loss', 'simclr', 'nncc'}

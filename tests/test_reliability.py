@@ -12,7 +12,7 @@ from PIL import Image
 
 from deepclust_nb.cli import main
 from deepclust_nb.core import RunLock, load_torch
-from deepclust_nb.learner import EXIT_STOPPED
+from deepclust_nb.loop import EXIT_STOPPED
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -154,16 +154,16 @@ def test_sigterm_mid_epoch_stops_with_a_checkpoint_and_resume_auto_finishes_the_
 
 KILLER = '''
 import os, signal, sys
-from deepclust_nb import learner
+from deepclust_nb import loop      # the module whose training loop calls forward_backward
 from deepclust_nb.cli import main
 marker, kill_at, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 if os.environ.get('RANK') == '1' and not os.path.exists(marker):     # the first attempt: rank 1 dies at step kill_at
-    step = learner.forward_backward
+    step = loop.forward_backward
     def forward_backward(learn, gidx, check=True):
         if learn.iter == kill_at:
             open(marker, 'w').close(); os.kill(os.getpid(), signal.SIGKILL)
         return step(learn, gidx, check)
-    learner.forward_backward = forward_backward
+    loop.forward_backward = forward_backward
 sys.exit(main(argv))
 '''
 

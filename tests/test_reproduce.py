@@ -3,7 +3,7 @@ each run folder must hold a complete metrics file and a loss that fell; `deepclu
 import json
 from pathlib import Path
 import pytest
-from deepclust_nb.reproduce import load_plan, expand_plan, reproduce, method_notebook
+from deepclust_nb.plan import load_plan, expand_plan, reproduce, method_notebook
 from deepclust_nb.cli import main
 
 REQUIRED = {'method','dataset','split','n_images','image_size','backbone','pretrained','epochs','seed','device',
@@ -18,13 +18,13 @@ def smoke(tmp_path_factory):
     return out, code
 
 def test_smoke_plan_covers_every_method():
-    from deepclust_nb.learner import method_names
+    from deepclust_nb.method import method_names
     assert {r.method for r in RUNS} == set(method_names(deep=False))      # every registered method, through '*'
 
 @pytest.mark.parametrize('plan', ['smoke', 'cpu', 'frozen', 'gpu'])
 def test_reference_plans_cover_every_method(plan):
     "The shipped reference plans list their methods through the registry: every deep method is in each (ICBPL's cpu rows are its frozen ones)."
-    from deepclust_nb.learner import method_names
+    from deepclust_nb.method import method_names
     assert set(method_names()) <= {r.method for r in expand_plan(load_plan(plan))}
 
 def test_smoke_plan_succeeds(smoke):
@@ -68,7 +68,7 @@ def test_parameters_cell_parses(method, caplog):
 @pytest.mark.parametrize('plan', sorted(p.stem for p in (Path(__file__).parents[1]/'deepclust_nb'/'plans').glob('*.yaml')))
 def test_shipped_plan_is_valid(plan):
     "Every entry of every shipped plan names a registered method and only that method's hyper-parameters."
-    from deepclust_nb.learner import method_hp, load_methods
+    from deepclust_nb.method import method_hp, load_methods
     load_methods()
     runs = expand_plan(load_plan(plan))
     assert runs and len({r.name for r in runs}) == len(runs)        # run folders never collide
@@ -78,8 +78,8 @@ def test_shipped_plan_is_valid(plan):
 def test_a_new_method_is_in_every_registry_list():
     "A method registered anywhere (a notebook, a user's module) is in the plans, the paper table and the method table at once."
     import torch.nn as nn
-    from deepclust_nb.learner import Method, register_method, method_names, METHODS
-    from deepclust_nb.reproduce import paper_numbers, methods_markdown
+    from deepclust_nb.method import Method, register_method, method_names, METHODS
+    from deepclust_nb.results import paper_numbers, methods_markdown
     class Extra(Method):
         name, predicts, title = 'extra_method', 'head', 'a method added by a user'
         paper_results = {'cifar10': (.5, .4, .3)}
@@ -111,7 +111,7 @@ def test_runs_in_parallel_record_their_command(tmp_path):
 
 def test_ablation_plan_runs_each_row_once():
     "The shipped ablation plan: every method with an ablation_setup, 3 seeds a row, no run repeating a preset row."
-    from deepclust_nb.learner import method_names, get_method
+    from deepclust_nb.method import method_names, get_method
     runs = expand_plan(load_plan('ablations'))
     with_setup = {m for m in method_names() if getattr(get_method(m), 'ablation_setup', None)}
     assert with_setup and {r.method for r in runs} == with_setup

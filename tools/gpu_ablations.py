@@ -53,7 +53,7 @@ def prepare(carry:Path, data_root:Path):
     log(f"carried data {carry/'data'}: {size/2**20:.1f} MiB")
 
 def plan_runs(plan_name='ablations') -> dict:
-    from deepclust_nb.reproduce import load_plan, expand_plan
+    from deepclust_nb.plan import load_plan, expand_plan
     plan = load_plan(plan_name)
     return plan, {r.name: r for r in expand_plan(plan)}
 
@@ -66,7 +66,7 @@ def one(name:str, folder:Path, device:str, epochs, subset, plan_name:str):
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False; torch.backends.cudnn.allow_tf32 = False
     from deepclust_nb.checks import notebook_fit
-    from deepclust_nb.reproduce import finish_run
+    from deepclust_nb.plan import finish_run
     plan, runs = plan_runs(plan_name)
     r = runs[name]
     extra = {**r.params, **FP32, **({'epochs': epochs} if epochs else {}), **({'subset': subset} if subset else {})}

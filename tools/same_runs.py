@@ -17,7 +17,7 @@ SWITCHES = dict(bscic=[{}, dict(use_mi=False, use_si=False), dict(use_il=False)]
                 icbpl=[{}, dict(use_mincos=False)], nncc=[{}, dict(use_finch=False)])
 
 def record() -> dict:
-    from deepclust_nb.learner import fit, method_names
+    from deepclust_nb.learner import fit, method_names      # the path that answers before and after a module split
     out = {}
     for name in method_names():
         for sw in SWITCHES.get(name, [{}]):

@@ -8,7 +8,9 @@ import copy
 from contextlib import contextmanager
 import torch, torch.nn as nn
 from ..core import DeepClustError
-from ..learner import Method, register_method, optimizer_kwargs, check_finite
+from ..method import Method, register_method
+from ..engine import optimizer_kwargs
+from ..loop import check_finite
 from ..heads import mlp
 from ..views import Views, views_for
 from ..losses import fp32, kl_div, cosine_sim_matrix

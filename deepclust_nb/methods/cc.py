@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch
 from ..core import DeepClustError
-from ..learner import Method, register_method
+from ..method import Method, register_method
 from ..heads import projection_head, ClusterHead
 from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy
 from ..distributed import gather_with_grad

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError
-from ..learner import Method, register_method, predicts_of
+from ..method import Method, register_method, predicts_of
 from ..heads import projection_head, ClusterHead, predictor
 from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, js_div, kl_div
 from ..distributed import gather_with_grad

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import DeepClustError, need
-from ..learner import Method, register_method, predicts_of
+from ..method import Method, register_method, predicts_of
 from ..views import mixup
 from ..losses import fp32, nt_xent, cluster_contrastive, marginal_entropy, cosine_sim_matrix
 from ..distributed import gather_with_grad, map_batches, on_main

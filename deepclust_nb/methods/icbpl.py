@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import torch, torch.nn.functional as F
 from ..core import DeepClustError, need
-from ..learner import Method, register_method, PRETRAINED_BACKBONES
+from ..method import Method, register_method
+from ..hparams import PRETRAINED_BACKBONES
 from ..backbones import extract_features, make_backbone, set_trainable
 from ..heads import mlp
 from ..losses import fp32

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/30_methods.kmeans.ipynb #6987ca4c
 from __future__ import annotations
-from ..learner import Method, register_method
+from ..method import Method, register_method
 from ..backbones import make_backbone
 
 # %% auto #0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from ..core import DeepClustError
-from ..learner import Method, register_method
+from ..method import Method, register_method
 from ..heads import projection_head
 from ..views import multi_views
 from ..neighbours import first_neighbours, finch_mask
