@@ -100,16 +100,21 @@ def dict_comments(src:str, # Python source holding `name = dict(key=value,  # co
     return {}
 
 def _class_source(cls) -> str|None:
-    "The source text that defines class `cls`: its module's file, else (a class typed into a notebook) the cell its functions came from."
+    "The source text that defines class `cls`: its module's file, else (a class typed into a notebook) the cell that holds `class <name>` among the cells its functions came from (a method may bind functions written in earlier cells)."
     import linecache
     mod = sys.modules.get(cls.__module__)
     if getattr(mod, '__file__', None):
         try: return inspect.getsource(mod)
         except (OSError, TypeError): pass
+    found = None
     for v in vars(cls).values():
         code = getattr(v, '__code__', None) or getattr(getattr(v, 'fget', None), '__code__', None)
-        if code is not None and linecache.getlines(code.co_filename): return ''.join(linecache.getlines(code.co_filename))
-    return None
+        lines = linecache.getlines(code.co_filename) if code is not None else []
+        if not lines: continue
+        src = ''.join(lines)
+        if f'class {cls.__name__}(' in src or f'class {cls.__name__}:' in src: return src
+        found = found or src
+    return found
 
 _COMMON_DOCS = {}
 def _common_help() -> dict:

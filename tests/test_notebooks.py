@@ -48,3 +48,21 @@ def test_demo_ran_the_whole_method(path):
     assert len(cells) == 1, f"{path.name}: the demo is not followed by check_demo(run)"
     outs = [''.join(o.get('data', {}).get('text/plain', '')) for o in cells[0].get('outputs', []) if o.get('output_type') == 'execute_result']
     assert outs and "'terms'" in outs[0] and "'stages'" in outs[0], f"{path.name}: run it and save it with check_demo's output"
+
+sys.path.insert(0, str(ROOT/'tools'))
+import nb_cells   # noqa: E402
+
+@pytest.mark.parametrize('path', [p for p in METHOD_NBS if 'kmeans' not in p.name], ids=lambda p: p.name)
+def test_lesson_then_appendix_no_long_cell(path):
+    "A method notebook is a lesson, then `## Appendix: the audit` (folded into a page of its own by the docs); no cell of 40 lines or more."
+    parts = nb_cells.parts(path)
+    assert parts['appendix'], f"{path.name}: no '## Appendix' cell: the audit (paper trace, checks, ablation machinery) goes after it"
+    for part, cells in parts.items():
+        m = nb_cells.measure(cells)
+        assert m['longest_code'] < 40 and m['longest_prose'] < 40, (path.name, part, m)
+    lesson = ''.join(''.join(c['source']) for c in parts['lesson'])
+    assert 'paper_trace_markdown' not in lesson and 'check_resume(' not in lesson, f"{path.name}: audit cells in the lesson"
+
+def test_long_cells_are_found():
+    cells = [dict(cell_type='code', source=['x = 1\n'] * 40), dict(cell_type='markdown', source=['a\n'] * 3)]
+    assert nb_cells.measure(cells) == dict(cells=2, code_lines=40, prose_lines=3, longest_code=40, longest_prose=3)

@@ -97,6 +97,8 @@ def rewrite_markdown(md:str, work:Path, stems:set) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Notebooks → staged notebooks
 
+APPENDIX, APPENDIX_SUFFIX = '## Appendix', '-appendix'   # where a method notebook's audit starts; its page's name
+
 def _directives(src:str) -> tuple:
     "nbdev/Quarto `#|` directives of a code cell (normalised: 'hide', 'echo:false', ...) and the code without them."
     lines = src.splitlines()
@@ -136,12 +138,27 @@ def stage_notebook(path:Path, work:Path, stems:set) -> dict:
                 cells.append({'cell_type': 'markdown', 'id': f'src-{len(cells)}', 'metadata': {},
                               'source': source_links(path.stem, module)})
                 header_done = True
-    nb = {'cells': cells, 'nbformat': 4, 'nbformat_minor': 5,
-          'metadata': {'kernelspec': {'display_name': 'Python 3', 'language': 'python', 'name': 'python3'},
-                       'language_info': {'name': 'python', 'pygments_lexer': 'ipython3'}}}
-    (work/path.name).write_text(json.dumps(nb, indent=1), encoding='utf-8')
+    meta = {'kernelspec': {'display_name': 'Python 3', 'language': 'python', 'name': 'python3'},
+            'language_info': {'name': 'python', 'pygments_lexer': 'ipython3'}}
+    page = {'stem': path.stem, 'title': title or path.stem, 'summary': summary, 'module': module}
+    cut = next((i for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and c['source'].startswith(APPENDIX)), None)
+    if cut is not None:      # a method notebook's appendix (the audit) is folded away from the lesson: a page of its own
+        stem = f'{path.stem}{APPENDIX_SUFFIX}'
+        head, _, rest = cells[cut]['source'].partition('\n')
+        audit = [{'cell_type': 'markdown', 'id': 'appendix-title', 'metadata': {},
+                  'source': f"# {page['title']}: the audit\n\n{rest.strip()}\n\nThe lesson: [{page['title']}]({path.stem}.ipynb)."},
+                 {'cell_type': 'markdown', 'id': 'appendix-src', 'metadata': {}, 'source': source_links(path.stem, module)}]
+        audit += cells[cut + 1:]
+        cells = cells[:cut] + [{'cell_type': 'markdown', 'id': 'appendix-link', 'metadata': {},
+                                'source': f"{head}\n\n{rest.strip()}\n\nIt is on [a page of its own]({stem}.ipynb)."}]
+        (work/f'{stem}.ipynb').write_text(json.dumps({'cells': audit, 'nbformat': 4, 'nbformat_minor': 5, 'metadata': meta},
+                                                     indent=1), encoding='utf-8')
+        page['appendix'] = {'stem': stem, 'title': f"{page['title']}: the audit",
+                            'summary': 'the paper trace, the precision, resume and contract checks, the ablation machinery'}
+    (work/path.name).write_text(json.dumps({'cells': cells, 'nbformat': 4, 'nbformat_minor': 5, 'metadata': meta}, indent=1),
+                                encoding='utf-8')
     (work/'_notebooks').mkdir(exist_ok=True); shutil.copy2(path, work/'_notebooks'/path.name)
-    return {'stem': path.stem, 'title': title or path.stem, 'summary': summary, 'module': module}
+    return page
 
 # ---------------------------------------------------------------------------------------------------------------
 # Section pages and API pages
@@ -168,6 +185,22 @@ SECTIONS = {
 
 SECTION_PAGE = {'guide': 'user_guide', 'results': 'results_overview', 'methods': 'methods', 'lessons': 'lessons'}
 
+def reexported(mod:str) -> dict:
+    "{defining module: [names]} of the names in `mod`'s `__all__` that it imports from another module of the package."
+    import ast
+    path = ROOT/(mod.replace('.', '/') + '.py')
+    if not path.exists(): path = ROOT/mod.replace('.', '/')/'__init__.py'
+    tree = ast.parse(path.read_text(encoding='utf-8'))
+    names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                  and any(getattr(t, 'id', None) == '__all__' for t in n.targets)), [])
+    pkg = mod.rsplit('.', 1)[0]
+    out = {}
+    for n in tree.body:
+        if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module:
+            for a in n.names:
+                if (a.asname or a.name) in names: out.setdefault(f'{pkg}.{n.module}', []).append(a.asname or a.name)
+    return out
+
 def module_pages(work:Path, pages:list) -> list:
     "One API page per exported module: its docstring, then every public name of `__all__` (autodoc)."
     (work/'api').mkdir(exist_ok=True)
@@ -175,9 +208,15 @@ def module_pages(work:Path, pages:list) -> list:
     for p in pages:
         if not p['module']: continue
         stem, mod = p['stem'], p['module']
+        again = reexported(mod)
         text = (f"# {mod}\n\n:::{{container}} source-links\n*Lesson:* [{p['title']}](../{stem}.ipynb) · *Source "
-                f"notebook:* [`nbs/{stem}.ipynb`]({github(f'nbs/{stem}.ipynb')})\n:::\n\n"
-                f"```{{eval-rst}}\n.. automodule:: {mod}\n```\n")
+                f"notebook:* [`nbs/{stem}.ipynb`]({github(f'nbs/{stem}.ipynb')})\n:::\n\n")
+        if again:
+            text += ("Also importable from here (the path they had before the module was split), documented where "
+                     "they are defined: " + '; '.join(f"[`{src}`]({src}.md): " + ', '.join(f'`{n}`' for n in names)
+                                                     for src, names in again.items()) + ".\n\n")
+        opts = f"   :exclude-members: {', '.join(n for names in again.values() for n in names)}\n" if again else ''
+        text += f"```{{eval-rst}}\n.. automodule:: {mod}\n{opts}```\n"
         (work/'api'/f'{mod}.md').write_text(text, encoding='utf-8')
         mods.append({'stem': mod, 'title': mod, 'summary': p['title'] + (' — ' + p['summary'] if p['summary'] else ''),
                      'ext': 'md'})
@@ -196,7 +235,9 @@ def stage(work:Path) -> dict:
     stems = {p.stem for p in paths}
     pages = [stage_notebook(p, work, stems) for p in paths]
     by = {}
-    for p in pages: by.setdefault(section_of(p['stem']), []).append(p)
+    for p in pages:
+        by.setdefault(section_of(p['stem']), []).append(p)
+        if p.get('appendix'): by[section_of(p['stem'])].append(p['appendix'])
     order = {s: i for i, s in enumerate(GUIDE + RESULTS)}
     for s in ('guide', 'results'): by.get(s, []).sort(key=lambda p: (order.get(p['stem'], len(order)), p['stem']))
     for s, (title, intro) in SECTIONS.items():

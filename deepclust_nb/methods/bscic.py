@@ -51,6 +51,7 @@ def prior_onehot(n:int, # number of samples
     cls = torch.randint(k, (n,), generator=generator, device=device)
     return torch.zeros(n, k, device=device).scatter_(1, cls[:, None], 1.)   # = one_hot(cls, k), without its range check (a wait on CUDA)
 
+# %% ../../nbs/34_methods.bscic.ipynb #4d888178
 def gradient_penalty(critic:nn.Module, # critic D: (n, K) → (n, 1), no batch norm
                      real:torch.Tensor, # prior samples p (n, K)
                      fake:torch.Tensor, # assignments z (n, K)
@@ -61,6 +62,7 @@ def gradient_penalty(critic:nn.Module, # critic D: (n, K) → (n, 1), no batch n
     grad, = torch.autograd.grad(critic(r).sum(), r, create_graph=True)
     return (grad.norm(2, dim=1) - 1).pow(2).mean()
 
+# %% ../../nbs/34_methods.bscic.ipynb #0497707d
 @fp32
 def critic_loss(critic:nn.Module, # critic D
                 z:torch.Tensor, # assignments (n, K); detached here
@@ -74,6 +76,7 @@ def critic_loss(critic:nn.Module, # critic D
     gp = gradient_penalty(critic, p, z, eps)
     return dict(critic=d_z - d_p + gp_weight * gp, wdist=d_p - d_z, gp=gp)
 
+# %% ../../nbs/34_methods.bscic.ipynb #07435987
 @contextmanager
 def frozen(module:nn.Module):
     "Within the block, `module`'s parameters do not require gradients (restored afterwards)."
@@ -83,6 +86,7 @@ def frozen(module:nn.Module):
     finally:
         for p in ps: p.requires_grad_(True)
 
+# %% ../../nbs/34_methods.bscic.ipynb #b49b6f9a
 @fp32
 def generator_loss(critic:nn.Module, # critic D
                    z:torch.Tensor, # assignments (n, K), with their graph
@@ -149,19 +153,92 @@ def critic_mlp(n_clusters:int) -> nn.Sequential:
     "The instance-level critic: MLP K-1024-512-1, no batch norm (the gradient penalty is per sample)."
     return mlp([(n_clusters, 1024, False, True), (1024, 512, False, True), (512, 1, False, False)])
 
+# %% ../../nbs/34_methods.bscic.ipynb #ca414db1
+def _bscic_init(self, hp, n_clusters, channels, image_size):
+    super(BSCIC, self).__init__(hp, n_clusters, channels, image_size)
+    if not any(hp[k] for k in ('use_si', 'use_mi', 'use_il', 'use_clu')):
+        raise DeepClustError("every loss term of BSC-IC is switched off", "keep at least one of use_si, use_mi, use_il, use_clu")
+    self.alphas = {k: float(hp[k]) if hp[k] is not None else v for k, v in paper_alphas(channels).items()}
+    self.online = AssignNet(self.backbone, n_clusters, hp['head_hidden'])   # the online network holds Method.__init__'s backbone
+    self.target = copy.deepcopy(self.online).requires_grad_(False)
+    self.critic = critic_mlp(n_clusters) if hp['use_il'] else None
+    self.critic_opt = None
+
+# %% ../../nbs/34_methods.bscic.ipynb #c112c14e
+def _bscic_build_views(self):
+    "The paper's augmentations: crop + flip for grayscale images, and colour distortion + grayscale for colour ones (or the `views` preset)."
+    hp, ch, size = self.hp, self.channels, self.image_size
+    if hp['views']: return views_for(ch, size, None if hp['views'] == 'auto' else hp['views'])
+    return (Views(size, 'gray', flip=True, affine=False, jitter=False, blur=False) if ch == 1
+            else Views(size, 'simclr', blur=False))
+
+# %% ../../nbs/34_methods.bscic.ipynb #2e36b031
+def _bscic_setup(self, learn):
+    if self.critic is not None:
+        ps = list(self.critic.parameters())
+        self.critic_opt = torch.optim.Adam(ps, lr=self.hp['critic_lr'], **optimizer_kwargs(self.hp, ps, self.hp['cuda_graph']))
+
+# %% ../../nbs/34_methods.bscic.ipynb #cd5798b7
+@fp32
+def _bscic_train_critic(self, z, gen, learn=None) -> dict:
+    "One Adam step of the critic on L_D for the detached assignments `z` against fresh prior samples (in float32); on a checked step of `learn`, its loss is checked first."
+    z = z.detach()
+    p = prior_onehot(len(z), self.n_clusters, gen, z.device)
+    eps = torch.rand(len(z), generator=gen, device=z.device)
+    out = critic_loss(self.critic, z, p, eps, self.hp['gp_weight'])
+    if learn is not None and learn.checking: check_finite(learn, dict(critic=out['critic'].detach()))
+    self.critic_opt.zero_grad(set_to_none=True)
+    out['critic'].backward()
+    average_grads(self.critic)     # under torch.distributed: one critic, the same on every process
+    self.critic_opt.step()
+    return {k: v.detach() for k, v in out.items()}
+
+# %% ../../nbs/34_methods.bscic.ipynb #fb6c0e55
+def _bscic_kl_weight(self, epoch:int) -> float:
+    "The factor on α_si and α_mi at `epoch`: rising linearly from 1/(w+1) to 1 over `kl_warmup` = w epochs, else 1."
+    w = self.hp['kl_warmup']
+    return min(1., (epoch + 1) / (w + 1)) if w else 1.
+
+# %% ../../nbs/34_methods.bscic.ipynb #0a15cf98
+def _bscic_step(self, xb, idx, learn):
+    hp, gen, sh = self.hp, learn.gen, getattr(learn, 'shard', None)
+    if self.bank is not None:      # frozen backbone: the online and target networks differ only in their heads
+        ha, hb = self.bank.draw(idx, 2, gen, sh)
+        on, tg = self.online.forward_h, self.target.forward_h
+    else:
+        ha, hb = self.views.many(xb, 2, gen, sh).chunk(2)   # both views in one call
+        on, tg = self.online, self.target
+    za, zb = gather_with_grad(on(ha)), gather_with_grad(on(hb))   # the global batch
+    if hp['use_mi']:
+        with torch.no_grad(): ta, tb = gather_nograd(tg(ha)), gather_nograd(tg(hb))
+    logs, il = {}, None
+    if hp['use_il']:
+        z = torch.cat([za, zb])
+        logs = self.train_critic(z, gen, learn)
+        il = generator_loss(self.critic, z)
+    w = self.kl_weight(learn.epoch)                 # 1 but during a warm-up of the two KL terms
+    out = bscic_loss(si=self_improvement_loss(za, zb) if hp['use_si'] else None,
+                     mi=mutual_improvement_loss(za, zb, ta, tb, hp['mi_target_first']) if hp['use_mi'] else None,
+                     il=il, clu=cluster_correlation_loss(za, zb) if hp['use_clu'] else None,
+                     **{**self.alphas, 'alpha_si': w * hp['alpha_si'], 'alpha_mi': w * self.alphas['alpha_mi']})
+    return {**out, **logs}
+
+# %% ../../nbs/34_methods.bscic.ipynb #f975c31d
+def _bscic_param_groups(self): return list(self.online.parameters())
+def _bscic_ddp_ignore(self): return [f'critic.{n}' for n, _ in self.critic.named_parameters()] if self.critic is not None else []
+def _bscic_extra_state(self): return dict(critic_opt=self.critic_opt.state_dict()) if self.critic_opt else {}
+def _bscic_load_extra_state(self, state):
+    if self.critic_opt is not None and state.get('critic_opt'): self.critic_opt.load_state_dict(state['critic_opt'])
+
+
 # %% ../../nbs/34_methods.bscic.ipynb #6c8bfa54
 @register_method
 class BSCIC(Method):
     "BSC-IC: BYOL-style clustering with KL losses, a WGAN-GP critic on assignments and cluster self-correlation."
-    name = 'bscic'
-    paper = '003_ae2a036f2d042f14.txt'
+    name, paper = 'bscic', '003_ae2a036f2d042f14.txt'
     title = 'BYOL-style clustering with WGAN-GP and cluster correlation (Electronics 2023)'
     paper_results = {'cifar10': (.753, .681, .592), 'cifar100_20': (.403, .397, .232), 'imagenet10': (.901, .861, .829),
                      'tiny_imagenet': (.157, .352, .085), 'mnist': (.996, .982, .979), 'fashion_mnist': (.782, .723, .639)}
-    test_settings = dict(learn=dict(data='digits', epochs=20), distributed=dict())   # 2,000 MNIST images need more than 20 epochs (diagnosis)
-    gpu_slice = dict(kept='ResNet-18 at 32 px, all four terms',
-                     overrides=dict(), seconds=30, arch='resnet18')               # ResNet-18 at 32 px is the paper's
-    gpu_plan = [dict(datasets=['cifar10', 'fashion_mnist'])]
     defaults = dict(backbone='resnet18',  # ResNet-18 from scratch (paper)
                     epochs=100,       # training epochs (the paper gives none; decided)
                     batch_size=64,    # images per step (paper: 64; Fig. 2 sweeps 64-256)
@@ -183,82 +260,22 @@ class BSCIC(Method):
                     head_hidden=None) # hidden width of the assignment head (None: linear, as the paper)
     presets = dict(cpu=dict(backbone='convnet_s', epochs=20, lr=1e-3, views='auto'))   # all four terms: the diagnosis below
     paper_terms = dict(si='use_si', mi='use_mi', il='use_il', critic='use_il', clu='use_clu')   # eq. 8 and the critic's eq. 5
-    def __init__(self, hp, n_clusters, channels, image_size):
-        super().__init__(hp, n_clusters, channels, image_size)
-        if not any(hp[k] for k in ('use_si', 'use_mi', 'use_il', 'use_clu')):
-            raise DeepClustError("every loss term of BSC-IC is switched off", "keep at least one of use_si, use_mi, use_il, use_clu")
-        self.alphas = {k: float(hp[k]) if hp[k] is not None else v for k, v in paper_alphas(channels).items()}
-        self.online = AssignNet(self.backbone, n_clusters, hp['head_hidden'])   # the online network holds Method.__init__'s backbone
-        self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.critic = critic_mlp(n_clusters) if hp['use_il'] else None
-        self.critic_opt = None
-
-    def build_views(self):
-        "The paper's augmentations: crop + flip for grayscale images, and colour distortion + grayscale for colour ones (or the `views` preset)."
-        hp, ch, size = self.hp, self.channels, self.image_size
-        if hp['views']: return views_for(ch, size, None if hp['views'] == 'auto' else hp['views'])
-        return (Views(size, 'gray', flip=True, affine=False, jitter=False, blur=False) if ch == 1
-                else Views(size, 'simclr', blur=False))
-
-    checked_terms = ('loss', 'critic')   # the critic's loss is checked like the others, before its step on a checked step
-    compile_skip = ('critic',)           # its gradient penalty needs a double backward, which torch.compile does not trace
-    graph_capturable = True              # static shapes, no read-back, capturable Adam for both networks (`--cuda-graph`)
-    def graph_key(self, learn): return self.kl_weight(learn.epoch)   # the one Python value in the step (1 without a warm-up)
-    def setup(self, learn):
-        if self.critic is not None:
-            ps = list(self.critic.parameters())
-            self.critic_opt = torch.optim.Adam(ps, lr=self.hp['critic_lr'], **optimizer_kwargs(self.hp, ps, self.hp['cuda_graph']))
-    def param_groups(self): return list(self.online.parameters())
-    def ddp_ignore(self): return [f'critic.{n}' for n, _ in self.critic.named_parameters()] if self.critic is not None else []
-    def extra_state(self): return dict(critic_opt=self.critic_opt.state_dict()) if self.critic_opt else {}
-    def load_extra_state(self, state):
-        if self.critic_opt is not None and state.get('critic_opt'): self.critic_opt.load_state_dict(state['critic_opt'])
-
-    @fp32
-    def train_critic(self, z, gen, learn=None) -> dict:
-        "One Adam step of the critic on L_D for the detached assignments `z` against fresh prior samples (in float32); on a checked step of `learn`, its loss is checked first."
-        z = z.detach()
-        p = prior_onehot(len(z), self.n_clusters, gen, z.device)
-        eps = torch.rand(len(z), generator=gen, device=z.device)
-        out = critic_loss(self.critic, z, p, eps, self.hp['gp_weight'])
-        if learn is not None and learn.checking: check_finite(learn, dict(critic=out['critic'].detach()))
-        self.critic_opt.zero_grad(set_to_none=True)
-        out['critic'].backward()
-        average_grads(self.critic)     # under torch.distributed: one critic, the same on every process
-        self.critic_opt.step()
-        return {k: v.detach() for k, v in out.items()}
-
-    def step(self, xb, idx, learn):
-        hp, gen, sh = self.hp, learn.gen, getattr(learn, 'shard', None)
-        if self.bank is not None:      # frozen backbone: the online and target networks differ only in their heads
-            ha, hb = self.bank.draw(idx, 2, gen, sh)
-            on, tg = self.online.forward_h, self.target.forward_h
-        else:
-            ha, hb = self.views.many(xb, 2, gen, sh).chunk(2)   # both views in one call
-            on, tg = self.online, self.target
-        za, zb = gather_with_grad(on(ha)), gather_with_grad(on(hb))   # the global batch
-        if hp['use_mi']:
-            with torch.no_grad(): ta, tb = gather_nograd(tg(ha)), gather_nograd(tg(hb))
-        logs, il = {}, None
-        if hp['use_il']:
-            z = torch.cat([za, zb])
-            logs = self.train_critic(z, gen, learn)
-            il = generator_loss(self.critic, z)
-        w = self.kl_weight(learn.epoch)                 # 1 but during a warm-up of the two KL terms
-        out = bscic_loss(si=self_improvement_loss(za, zb) if hp['use_si'] else None,
-                         mi=mutual_improvement_loss(za, zb, ta, tb, hp['mi_target_first']) if hp['use_mi'] else None,
-                         il=il, clu=cluster_correlation_loss(za, zb) if hp['use_clu'] else None,
-                         **{**self.alphas, 'alpha_si': w * hp['alpha_si'], 'alpha_mi': w * self.alphas['alpha_mi']})
-        return {**out, **logs}
-
-    def kl_weight(self, epoch:int) -> float:
-        "The factor on α_si and α_mi at `epoch`: rising linearly from 1/(w+1) to 1 over `kl_warmup` = w epochs, else 1."
-        w = self.hp['kl_warmup']
-        return min(1., (epoch + 1) / (w + 1)) if w else 1.
-    def after_step(self, learn): ema_update(self.target, self.online, self.hp['tau_ema'])
-    predicts = 'head'        # the argmax of the online network's assignments
+    predicts, checked_terms = 'head', ('loss', 'critic')   # the argmax of the online network's assignments; the critic's loss is checked too
     def probs_h(self, h): return self.online.forward_h(h)
     def embed_h(self, h): return h.flatten(1).float()
+    __init__, build_views, setup = _bscic_init, _bscic_build_views, _bscic_setup         # the three networks; step 1's views; the critic's Adam
+    train_critic, kl_weight, step = _bscic_train_critic, _bscic_kl_weight, _bscic_step   # Algorithm 1: the critic's step (eq. 5), then eq. 8
+    param_groups, ddp_ignore = _bscic_param_groups, _bscic_ddp_ignore                    # what the optimiser and DDP see
+    extra_state, load_extra_state = _bscic_extra_state, _bscic_load_extra_state          # the critic's Adam in checkpoints
+    def after_step(self, learn): ema_update(self.target, self.online, self.hp['tau_ema'])
+    compile_skip, graph_capturable = ('critic',), True   # the critic's gradient penalty needs a double backward (not compiled); static shapes for `--cuda-graph`
+    def graph_key(self, learn): return self.kl_weight(learn.epoch)   # the one Python value in the step (1 without a warm-up)
+
+# %% ../../nbs/34_methods.bscic.ipynb #83a14950
+BSCIC.test_settings = dict(learn=dict(data='digits', epochs=20), distributed=dict())   # 2,000 MNIST images need more than 20 epochs (diagnosis)
+BSCIC.gpu_slice = dict(kept='ResNet-18 at 32 px, all four terms',
+                       overrides=dict(), seconds=30, arch='resnet18')               # ResNet-18 at 32 px is the paper's
+BSCIC.gpu_plan = [dict(datasets=['cifar10', 'fashion_mnist'])]
 
 # %% ../../nbs/34_methods.bscic.ipynb #1d034eda
 BSCIC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
@@ -312,6 +329,7 @@ BSCIC.paper_ablations = [   # the paper's ablation tables row by row: our switch
          quote='X X v v 0.105 0.103'),
 ]
 
+# %% ../../nbs/34_methods.bscic.ipynb #934f3996
 BSCIC.ablation_setup = [   # our runs of those rows (`deepclust reproduce ablations`)
     # end to end: the full row is the cpu preset itself, whose runs are the cpu plan's reference runs
     dict(datasets=['mnist', 'fashion_mnist'], params=dict(split='test', preset='cpu'), reuse='cpu',

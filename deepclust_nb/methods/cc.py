@@ -57,6 +57,32 @@ def cc_loss(za:torch.Tensor|None, zb:torch.Tensor|None, # (N, D) instance featur
                                    "switch on use_ins or use_clu")
     return dict(loss=sum(t.values()), **t)
 
+# %% ../../nbs/36_methods.cc.ipynb #f8a73dee
+def _cc_init(self, hp, n_clusters, channels, image_size):
+    super(CC, self).__init__(hp, n_clusters, channels, image_size)        # builds self.backbone and self.views
+    if not (hp['use_ins'] or hp['use_clu']):
+        raise DeepClustError("CC with use_ins and use_clu both off has nothing to train", "switch on use_ins or use_clu")
+    if not (hp['tau_ins'] > 0 and hp['tau_clu'] > 0):
+        raise DeepClustError("the temperatures tau_ins and tau_clu must be > 0", "use e.g. 0.5 and 1.0")
+    d, bn = self.backbone.out_dim, hp['bn']
+    self.ins = projection_head(d, hp['feat_dim'], hidden=d, bn=bn) if hp['use_ins'] else None
+    self.clu = ClusterHead(d, n_clusters, hidden=d, bn=bn) if hp['use_clu'] else None
+
+# %% ../../nbs/36_methods.cc.ipynb #5e42d076
+def _cc_step(self, xb, idx, learn):
+    ha, hb = self.view_features(xb, idx, learn, 2)          # two random views: images through the backbone, or the bank's
+    h = torch.cat([ha, hb])
+    out = {}
+    if self.ins is not None: out['z'] = self.ins(h)
+    if self.clu is not None: out['c'] = self.clu(h)
+    out = {k: gather_with_grad(v, groups=2) for k, v in out.items()}   # the global batch: negatives from every process
+    n = len(next(iter(out.values()))) // 2
+    z, c = out.get('z'), out.get('c')
+    hp = self.hp
+    return cc_loss(z[:n] if z is not None else None, z[n:] if z is not None else None,
+                   c[:n] if c is not None else None, c[n:] if c is not None else None,
+                   hp['tau_ins'], hp['tau_clu'], hp['use_entropy'])
+
 # %% ../../nbs/36_methods.cc.ipynb #2fc05236
 @register_method
 class CC(Method):
@@ -82,37 +108,13 @@ class CC(Method):
                     tau_clu=1.0)          # temperature τ_C of L_clu (decided: CC's 1.0)
     presets = dict(cpu=dict(backbone='convnet_s', image_size=None, epochs=20, batch_size=64, lr=1e-3, bn=True))
     paper_terms = dict(ins='use_ins', clu='use_clu', ent=lambda hp: hp['use_clu'] and hp['use_entropy'])
-    test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
-    gpu_slice = dict(kept='ResNet-34, both terms, heads without BatchNorm',
-                     overrides=dict(image_size=32), seconds=30, arch='resnet34')
-    gpu_plan = [dict(datasets=['cifar10'], params=dict(image_size=32))]
 
-    def __init__(self, hp, n_clusters, channels, image_size):
-        super().__init__(hp, n_clusters, channels, image_size)        # builds self.backbone and self.views
-        if not (hp['use_ins'] or hp['use_clu']):
-            raise DeepClustError("CC with use_ins and use_clu both off has nothing to train", "switch on use_ins or use_clu")
-        if not (hp['tau_ins'] > 0 and hp['tau_clu'] > 0):
-            raise DeepClustError("the temperatures tau_ins and tau_clu must be > 0", "use e.g. 0.5 and 1.0")
-        d, bn = self.backbone.out_dim, hp['bn']
-        self.ins = projection_head(d, hp['feat_dim'], hidden=d, bn=bn) if hp['use_ins'] else None
-        self.clu = ClusterHead(d, n_clusters, hidden=d, bn=bn) if hp['use_clu'] else None
+    __init__ = _cc_init
 
     @property
     def predicts(self): return 'head' if self.hp['use_clu'] else 'kmeans'
 
-    def step(self, xb, idx, learn):
-        ha, hb = self.view_features(xb, idx, learn, 2)          # two random views: images through the backbone, or the bank's
-        h = torch.cat([ha, hb])
-        out = {}
-        if self.ins is not None: out['z'] = self.ins(h)
-        if self.clu is not None: out['c'] = self.clu(h)
-        out = {k: gather_with_grad(v, groups=2) for k, v in out.items()}   # the global batch: negatives from every process
-        n = len(next(iter(out.values()))) // 2
-        z, c = out.get('z'), out.get('c')
-        hp = self.hp
-        return cc_loss(z[:n] if z is not None else None, z[n:] if z is not None else None,
-                       c[:n] if c is not None else None, c[n:] if c is not None else None,
-                       hp['tau_ins'], hp['tau_clu'], hp['use_entropy'])
+    step = _cc_step
 
     def embed_h(self, h): return (self.ins(h) if self.ins is not None else h).float()
     def probs_h(self, h): return self.clu(h)
@@ -137,3 +139,9 @@ CC.paper_trace = [   # (setting, the sentence of DCSC's or GHDCC's paper about C
     ('use_entropy', "decided: the entropy of the cluster marginals is part of CC's cluster-level loss (CC's eq. for L_clu)", True, ''),
     ('bn', "decided: no BatchNorm in the heads, as CC's code", False, ''),
 ]
+
+# %% ../../nbs/36_methods.cc.ipynb #61155dd6
+CC.test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
+CC.gpu_slice = dict(kept='ResNet-34, both terms, heads without BatchNorm',
+                    overrides=dict(image_size=32), seconds=30, arch='resnet34')
+CC.gpu_plan = [dict(datasets=['cifar10'], params=dict(image_size=32))]

@@ -128,6 +128,45 @@ class DCSCHeads(nn.Module):
         if self.sproj is not None: return self.sproj(h).float().softmax(1)
         return None
 
+# %% ../../nbs/32_methods.dcsc.ipynb #0822bbfd
+def _dcsc_init(self, hp, n_clusters, channels, image_size):
+    super(DCSC, self).__init__(hp, n_clusters, channels, image_size)
+    if not (hp['use_flc'] or hp['use_clc'] or hp['use_slc']):
+        raise DeepClustError("DCSC with use_flc, use_clc and use_slc all off has nothing to train",
+                             "switch on at least one of use_flc, use_clc, use_slc")
+    predicts_of(hp['predict'], embedding="Fproj's features")   # refuses an unknown predict
+    if hp['overcluster'] < 0 or hp['overcluster'] == 1:
+        raise DeepClustError(f"overcluster={hp['overcluster']} is not a number of clusters",
+                             "use 0 (off) or a number >= 2, e.g. 70 as in the paper")
+    d, bn = self.backbone.out_dim, hp['bn']          # Method.__init__ built the backbone and the views
+    self.fproj = projection_head(d, hp['feat_dim'], hidden=d, bn=bn) if hp['use_flc'] else None
+    kw = dict(use_clc=hp['use_clc'], use_slc=hp['use_slc'], use_predictor=hp['use_predictor'], bn=bn)
+    self.heads = DCSCHeads(d, n_clusters, **kw)
+    self.over = DCSCHeads(d, hp['overcluster'], **kw) if hp['overcluster'] else None
+
+# %% ../../nbs/32_methods.dcsc.ipynb #63e4a2f1
+def _dcsc_forward_heads(self, h) -> dict:
+    "Every head's output for backbone features `h` of a batch of (augmented) images."
+    out = self.heads(h)
+    if self.fproj is not None: out['z'] = self.fproj(h)
+    if self.over is not None: out.update({k+'_over': v for k,v in self.over(h).items()})
+    return out
+
+# %% ../../nbs/32_methods.dcsc.ipynb #c6542085
+def _dcsc_step(self, xb, idx, learn):
+    ha, hb = self.view_features(xb, idx, learn, 2)   # two random views: images through the backbone, or the bank's
+    out = self.forward_heads(torch.cat([ha, hb]))
+    out = {k: gather_with_grad(v, groups=2) for k,v in out.items()}   # global batch: negatives from every process
+    n = len(next(iter(out.values()))) // 2
+    a,b = {k: v[:n] for k,v in out.items()}, {k: v[n:] for k,v in out.items()}
+    hp = self.hp
+    return dcsc_loss(a, b, hp['use_flc'], hp['use_clc'], hp['use_slc'], hp['tau_flc'], hp['tau_clc'],
+                     hp['tau_slc'], hp['lam_cr'], hp['slc_sim'])
+
+# %% ../../nbs/32_methods.dcsc.ipynb #206f6c96
+def _dcsc_predicts(self):   # argmax of the cluster head; k-means on Fproj when asked (predict='kmeans') or when there is no head
+    return predicts_of(self.hp['predict'], has_head=self.hp['use_clc'] or self.hp['use_slc'])
+
 # %% ../../nbs/32_methods.dcsc.ipynb #e6e9bdde
 @register_method
 class DCSC(Method):
@@ -137,10 +176,6 @@ class DCSC(Method):
     title = 'Zhang et al., KBS 2022 — feature/cluster/semantic contrast'
     paper_results = {'cifar10': (.798, .704, .644), 'cifar100_20': (.469, .452, .293), 'stl10': (.865, .792, .749),
                      'imagenet10': (.904, .867, .838), 'imagenet_dogs': (.443, .462, .299), 'tiny_imagenet': (.171, .358, .073)}
-    test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
-    gpu_slice = dict(kept='ResNet-34, the 70-cluster over-clustering head',
-                     overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34 and the 70-cluster head kept
-    gpu_plan = [dict(datasets=['cifar10'], params=dict(backbone='resnet18', image_size=32))]   # the GPU plan: paper preset + these overrides
     defaults = dict(backbone='resnet34',  # ResNet-34 trained from scratch (paper)
                     image_size=224,       # every image resized to 224 px (paper)
                     epochs=1000,          # training epochs (paper: 1,000)
@@ -165,43 +200,12 @@ class DCSC(Method):
                        cr=lambda hp: (hp['use_clc'] or hp['use_slc']) and hp['lam_cr'] > 0,
                        clc_over=lambda hp: hp['use_clc'] and hp['overcluster'] > 0, slc_over=lambda hp: hp['use_slc'] and hp['overcluster'] > 0,
                        cr_over=lambda hp: (hp['use_clc'] or hp['use_slc']) and hp['lam_cr'] > 0 and hp['overcluster'] > 0)
-    def __init__(self, hp, n_clusters, channels, image_size):
-        super().__init__(hp, n_clusters, channels, image_size)
-        if not (hp['use_flc'] or hp['use_clc'] or hp['use_slc']):
-            raise DeepClustError("DCSC with use_flc, use_clc and use_slc all off has nothing to train",
-                                 "switch on at least one of use_flc, use_clc, use_slc")
-        predicts_of(hp['predict'], embedding="Fproj's features")   # refuses an unknown predict
-        if hp['overcluster'] < 0 or hp['overcluster'] == 1:
-            raise DeepClustError(f"overcluster={hp['overcluster']} is not a number of clusters",
-                                 "use 0 (off) or a number >= 2, e.g. 70 as in the paper")
-        d, bn = self.backbone.out_dim, hp['bn']          # Method.__init__ built the backbone and the views
-        self.fproj = projection_head(d, hp['feat_dim'], hidden=d, bn=bn) if hp['use_flc'] else None
-        kw = dict(use_clc=hp['use_clc'], use_slc=hp['use_slc'], use_predictor=hp['use_predictor'], bn=bn)
-        self.heads = DCSCHeads(d, n_clusters, **kw)
-        self.over = DCSCHeads(d, hp['overcluster'], **kw) if hp['overcluster'] else None
-
-    def forward_heads(self, h) -> dict:
-        "Every head's output for backbone features `h` of a batch of (augmented) images."
-        out = self.heads(h)
-        if self.fproj is not None: out['z'] = self.fproj(h)
-        if self.over is not None: out.update({k+'_over': v for k,v in self.over(h).items()})
-        return out
-
-    def step(self, xb, idx, learn):
-        ha, hb = self.view_features(xb, idx, learn, 2)   # two random views: images through the backbone, or the bank's
-        out = self.forward_heads(torch.cat([ha, hb]))
-        out = {k: gather_with_grad(v, groups=2) for k,v in out.items()}   # global batch: negatives from every process
-        n = len(next(iter(out.values()))) // 2
-        a,b = {k: v[:n] for k,v in out.items()}, {k: v[n:] for k,v in out.items()}
-        hp = self.hp
-        return dcsc_loss(a, b, hp['use_flc'], hp['use_clc'], hp['use_slc'], hp['tau_flc'], hp['tau_clc'],
-                         hp['tau_slc'], hp['lam_cr'], hp['slc_sim'])
-
-    @property
-    def predicts(self):   # argmax of the cluster head; k-means on Fproj when asked (predict='kmeans') or when there is no head
-        return predicts_of(self.hp['predict'], has_head=self.hp['use_clc'] or self.hp['use_slc'])
-    def embed_h(self, h): return (self.fproj(h) if self.fproj is not None else h).float()
-    def probs_h(self, h): return self.heads.probs(h)
+    def embed_h(self, h): return (self.fproj(h) if self.fproj is not None else h).float()   # the embedding: Fproj's features
+    def probs_h(self, h): return self.heads.probs(h)                                        # Cproj, else the semantic projector q
+    __init__ = _dcsc_init                  # the heads of Fig. 1b; settings with nothing to train are refused
+    forward_heads = _dcsc_forward_heads    # every head's output for a batch's backbone features
+    step = _dcsc_step                      # two views → every head → eq. (3.7)
+    predicts = property(_dcsc_predicts)    # argmax of the cluster head, or k-means on Fproj's features
 
 # %% ../../nbs/32_methods.dcsc.ipynb #c7974027
 DCSC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
@@ -227,6 +231,12 @@ DCSC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the p
      'argmax', "Table 2's rows without CLC or SLC use `predict='kmeans'`: \"For a fair comparison with CC [21], K-means is performed for clustering in the embedding feature space with the same dimension after removing the CLC/SLC loss.\""),
     ('use_flc', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 2'), ('use_clc', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 2'), ('use_slc', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 2'),
 ]
+
+# %% ../../nbs/32_methods.dcsc.ipynb #75649dac
+DCSC.test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(feat_dim=16))
+DCSC.gpu_slice = dict(kept='ResNet-34, the 70-cluster over-clustering head',
+                      overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34 and the 70-cluster head kept
+DCSC.gpu_plan = [dict(datasets=['cifar10'], params=dict(backbone='resnet18', image_size=32))]   # the GPU plan: paper preset + these overrides
 
 # %% ../../nbs/32_methods.dcsc.ipynb #71183ce4
 # "For a fair comparison with CC [21], K-means is performed for clustering in the embedding feature space with the same
@@ -267,6 +277,7 @@ DCSC.paper_ablations = [   # the paper's ablation tables row by row: our switche
          quote='DCSC w/o Spread head\t0.449 0.440 0.278\t0.890 0.861 0.824'),
 ]
 
+# %% ../../nbs/32_methods.dcsc.ipynb #35e8ee89
 DCSC.ablation_setup = [   # our runs of those rows (`deepclust reproduce ablations`); the full method is the cpu plan's reference runs
     dict(datasets=['mnist', 'fashion_mnist'], params=dict(split='test', preset='cpu'), reuse='cpu',
          budget="the cpu preset (half-width ConvNet at 28 px, batch 64, 20 epochs) on the 10,000 test images, 3 seeds: the reference runs' budget"),

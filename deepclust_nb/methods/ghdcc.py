@@ -15,7 +15,7 @@ from ..kmeans import kmeans
 from ..metrics import cluster_metrics
 
 # %% auto #0
-__all__ = ['GRAPHS', 'INFER_GRAPHS', 'knn_graph', 'graph_edge_stats', 'normalize_adjacency', 'batch_graph', 'GCNLayer', 'GCN',
+__all__ = ['GRAPHS', 'INFER_GRAPHS', 'knn_graph', 'normalize_adjacency', 'batch_graph', 'graph_edge_stats', 'GCNLayer', 'GCN',
            'instance_loss', 'cluster_loss', 'mix_loss', 'ghdcc_loss', 'GHDCC', 'kmeans_metrics']
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #4f4a4374
@@ -41,25 +41,7 @@ def knn_graph(h:torch.Tensor, # (n, d) node features
     a.scatter_(1, i, (v > threshold).float())     # a forbidden pair (−∞) never passes the threshold
     return torch.maximum(a, a.T)
 
-@torch.no_grad()
-@fp32
-def graph_edge_stats(h:torch.Tensor, # (n_views·N, d) features of the views, stacked view after view
-                     n_views:int=3, k:int=10, threshold:float=0.5, centre:bool=False, own_views:bool=True, # as `batch_graph`
-                    ) -> dict:
-    "Of the mixed graph's k·n directed kNN candidates: `edges_cut`, the share the threshold removes; `edges_own`, the share of those kept that join two views of one image."
-    n = len(h)
-    k = min(int(k), n - 1)
-    hf = h.detach().float()
-    if centre: hf = hf - hf.mean(0, keepdim=True)
-    s = cosine_sim_matrix(hf, hf).fill_diagonal_(float('-inf'))
-    img = torch.arange(n, device=h.device) % (n // n_views)
-    same = img[:, None] == img[None]
-    if not own_views: s = s.masked_fill(same, float('-inf'))
-    v, i = s.topk(k, dim=1)
-    kept = v > threshold
-    own = same.gather(1, i) & kept
-    return dict(edges_cut=1 - kept.float().mean(), edges_own=own.float().sum() / kept.float().sum().clamp_min(1))
-
+# %% ../../nbs/33_methods.ghdcc.ipynb #5d1f9a25
 def normalize_adjacency(a:torch.Tensor # (n, n) symmetric adjacency without self-loops
                        ) -> torch.Tensor:
     "Â = D̃^{-1/2} (A + I) D̃^{-1/2}, D̃ the degree matrix of A + I."
@@ -67,6 +49,7 @@ def normalize_adjacency(a:torch.Tensor # (n, n) symmetric adjacency without self
     d = at.sum(1).rsqrt()
     return d[:, None] * at * d[None, :]
 
+# %% ../../nbs/33_methods.ghdcc.ipynb #ce0e4bf2
 GRAPHS = ('mixed', 'concat', 'none')
 
 @fp32
@@ -92,6 +75,26 @@ def batch_graph(h:torch.Tensor, # (n_views·N, d) features of the views, stacked
     elif mode == 'none': a = torch.zeros(len(h), len(h), device=h.device)
     else: a = torch.block_diag(*[knn_graph(c, k, threshold, centre) for c in h.chunk(n_views)])
     return normalize_adjacency(a)
+
+# %% ../../nbs/33_methods.ghdcc.ipynb #d793006a
+@torch.no_grad()
+@fp32
+def graph_edge_stats(h:torch.Tensor, # (n_views·N, d) features of the views, stacked view after view
+                     n_views:int=3, k:int=10, threshold:float=0.5, centre:bool=False, own_views:bool=True, # as `batch_graph`
+                    ) -> dict:
+    "Of the mixed graph's k·n directed kNN candidates: `edges_cut`, the share the threshold removes; `edges_own`, the share of those kept that join two views of one image."
+    n = len(h)
+    k = min(int(k), n - 1)
+    hf = h.detach().float()
+    if centre: hf = hf - hf.mean(0, keepdim=True)
+    s = cosine_sim_matrix(hf, hf).fill_diagonal_(float('-inf'))
+    img = torch.arange(n, device=h.device) % (n // n_views)
+    same = img[:, None] == img[None]
+    if not own_views: s = s.masked_fill(same, float('-inf'))
+    v, i = s.topk(k, dim=1)
+    kept = v > threshold
+    own = same.gather(1, i) & kept
+    return dict(edges_cut=1 - kept.float().mean(), edges_own=own.float().sum() / kept.float().sum().clamp_min(1))
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #1ebfbe64
 class GCNLayer(nn.Module):
@@ -162,9 +165,96 @@ def ghdcc_loss(za:torch.Tensor, zb:torch.Tensor, # (N, d) GCN1 features of views
     loss = t['ins'] + lam1 * t['mse'] + t['clu'] + t['ent'] + (lam2 * t['ce'] if 'ce' in t else 0.)
     return dict(loss=loss, **t)
 
-# %% ../../nbs/33_methods.ghdcc.ipynb #0f621c72
+# %% ../../nbs/33_methods.ghdcc.ipynb #cbf4b1dd
+def _ghdcc_init(self, hp, n_clusters, channels, image_size):
+    super(GHDCC, self).__init__(hp, n_clusters, channels, image_size)
+    need(hp['graph'] in GRAPHS, f"unknown graph '{hp['graph']}'", f"use one of: {', '.join(GRAPHS)}")
+    need(hp['infer_graph'] in INFER_GRAPHS, f"unknown infer_graph '{hp['infer_graph']}'", "use batch or identity")
+    predicts_of(hp['predict'], embedding='Z')     # refuses an unknown predict
+    need(isinstance(hp['knn_k'], int) and hp['knn_k'] >= 0, f"knn_k={hp['knn_k']!r} must be a whole number >= 0",
+         "use e.g. --knn-k 10 (0: no edges, the MLP ablation)")
+    need(-1 <= hp['threshold'] <= 1, f"threshold={hp['threshold']} is not a cosine similarity",
+         "use a value in [-1, 1], e.g. 0.5 (-1 keeps every kNN edge)")
+    need(0 <= hp['mix_lam'] <= 1, f"mix_lam={hp['mix_lam']} is outside [0, 1]", "use e.g. --mix-lam 0.7")
+    need(hp['tau1'] > 0 and hp['tau2'] > 0, "the temperatures tau1 and tau2 must be > 0", "use e.g. 0.5 and 1.0")
+    d = hp['feat_dim']                               # Method.__init__ built the backbone and the views
+    self.fc = nn.Linear(self.backbone.out_dim, d)
+    self.gcn1 = GCN((d, d, d))
+    self.gcn2 = GCN((d, d, n_clusters))
+
+# %% ../../nbs/33_methods.ghdcc.ipynb #d3d8360f
+def _ghdcc_encode(self, x): "Features H (B, feat_dim) of images."; return self.project(self.backbone(x))
+@fp32
+def _ghdcc_project(self, f):
+    "H = fc(f) in float32 even under autocast: the graph's thresholds and the k-means input Z never see bf16 rounding."
+    return self.fc(f)
+
+def _ghdcc_forward_graph(self, x, n_views:int=1, mode:str|None=None):
+    "Z (L2-normalised) and Y (softmax) of images `x` stacked as `n_views` views, on their batch graph."
+    return self.graph_heads(self.encode(x), n_views, mode)
+
+@fp32
+def _ghdcc_graph_heads(self, h, n_views:int=1, mode:str|None=None):
+    "Z and Y of features `h` (n_views·N, feat_dim) on their batch graph, in float32 (the graph, its thresholds and Z)."
+    hp = self.hp
+    adj = batch_graph(h.detach(), n_views, mode or hp['graph'], hp['knn_k'], hp['threshold'], hp['centre'], hp['own_views'])
+    return F.normalize(self.gcn1(h, adj).float(), dim=1), self.gcn2(h, adj).float().softmax(1)
+
+# %% ../../nbs/33_methods.ghdcc.ipynb #acbf8aee
+def _ghdcc_step(self, xb, idx, learn):
+    hp, sh = self.hp, getattr(learn, 'shard', None)
+    if self.bank is not None:      # frozen backbone: two cached views, mixed in feature space
+        fa, fv = self.bank.draw(idx, 2, learn.gen, sh)
+        fs = [fa, fv] + ([mixup(fa, fv, hp['mix_lam'])] if hp['use_mix'] else [])
+        nv = len(fs)
+        h = gather_with_grad(self.project(torch.cat(fs)), groups=nv)
+    else:
+        xa, xv = self.views.many(xb, 2, learn.gen, sh).chunk(2)   # both views in one call
+        xs = [xa, xv] + ([mixup(xa, xv, hp['mix_lam'])] if hp['use_mix'] else [])
+        nv = len(xs)
+        h = gather_with_grad(self.encode(torch.cat(xs)), groups=nv)   # the graph spans the global batch
+    n = len(h) // nv
+    z, y = self.graph_heads(h, n_views=nv)
+    t = ghdcc_loss(z[:n], z[n:2*n], y[:n], y[n:2*n], y[2*n:] if hp['use_mix'] else None,
+                   hp['mix_lam'], hp['lam1'], hp['lam2'], hp['tau1'], hp['tau2'])
+    if hp['graph'] == 'mixed' and hp['knn_k']:      # what the graph did: edges the threshold cut, edges to an image's own views
+        t.update(graph_edge_stats(h, nv, hp['knn_k'], hp['threshold'], hp['centre'], hp['own_views']))
+    return t
+
+# %% ../../nbs/33_methods.ghdcc.ipynb #f5ba32cb
 INFER_GRAPHS = ('batch', 'identity')
 
+def _ghdcc_infer_h(self, h):
+    "Z and Y of backbone features `h` of un-augmented images: graph over the given batch (`infer_graph='batch'`) or Â = I."
+    mode = 'none' if self.hp['infer_graph'] == 'identity' or self.hp['graph'] == 'none' else 'mixed'
+    return self.graph_heads(self.project(h), 1, mode)
+def _ghdcc_infer(self, xb): "`infer_h` of images."; return self.infer_h(self.backbone(xb))
+def _ghdcc_embed_h(self, h): return self.infer_h(h)[0]
+def _ghdcc_probs_h(self, h): return self.infer_h(h)[1]
+
+# %% ../../nbs/33_methods.ghdcc.ipynb #1118880a
+@torch.no_grad()
+def _ghdcc_embed_all(self, x, device, batch_size=512, to_float=None, rows=None, autocast=None):
+    "Z and Y (or None) of rows `rows` (default all) of uint8 `x`, in batches drawn in a fixed random order; rows in the given order."
+    was = self.training; self.eval()
+    sel = torch.arange(len(x)) if rows is None else torch.as_tensor(rows).cpu()
+    perm = torch.randperm(len(sel), generator=torch.Generator().manual_seed(self.hp['seed']))
+    def one(i):
+        with (autocast() if autocast else torch.autocast(torch.device(device).type, enabled=False)):
+            z, y = self.infer_h(self.features_of(x, sel[perm[i*batch_size:(i+1)*batch_size]], device, to_float))
+        return z.float().cpu(), y.float().cpu()
+    out = map_batches(one, math.ceil(len(sel) / batch_size))   # batches split over the processes, if several
+    zs, ys = [z for z, _ in out], [y for _, y in out]
+    self.train(was)
+    inv = torch.argsort(perm)
+    return torch.cat(zs)[inv], (torch.cat(ys)[inv] if self.predicts == 'head' else None)
+
+def _ghdcc_extra_metrics(self, learn) -> dict:
+    "k-means on Z beside the argmax prediction: its scores (suffix `_kmeans`) go into every run's metrics.json."
+    y = learn.y.numpy() if learn.y is not None else None
+    return kmeans_metrics(self, learn.x, y, learn.device, learn.to_float, self.hp.get('kmeans_n_init', 10), self.hp['seed'])[0]
+
+# %% ../../nbs/33_methods.ghdcc.ipynb #0f621c72
 @register_method
 class GHDCC(Method):
     "GHDCC: backbone → GCN projectors on a thresholded kNN batch graph; instance + cluster contrast, MSE and mixup CE."
@@ -172,10 +262,6 @@ class GHDCC(Method):
     paper = '002_3d8a2396acd7e895.txt'
     title = 'graph-convolutional projectors + mixup views'
     paper_results = {'imagenet10': (.913, None, None)}
-    test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(image_size=None, feat_dim=16, kmeans_n_init=1))
-    gpu_slice = dict(kept='ResNet-34, the mixed graph, k-means prediction',
-                     overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34, mixed graph, k-means prediction kept
-    gpu_plan = [dict(datasets=['imagenette'])]                                    # the paper's 64 px, ResNet-34
     defaults = dict(backbone='resnet34',  # ResNet-34 from scratch (paper)
                     image_size=64,        # input side (paper: 64 px)
                     epochs=500,           # training epochs (paper: 500)
@@ -200,90 +286,32 @@ class GHDCC(Method):
     presets = dict(cpu=dict(backbone='convnet_s', image_size=None, epochs=20, lr=1e-3, knn_k=3))   # the paper's k-means readout (diagnosis)
     paper_terms = dict(ins=None, mse=lambda hp: hp['lam1'] > 0, clu=None, ent=None,   # eq. 9
                        ce=lambda hp: hp['use_mix'] and hp['lam2'] > 0)
-    def __init__(self, hp, n_clusters, channels, image_size):
-        super().__init__(hp, n_clusters, channels, image_size)
-        need(hp['graph'] in GRAPHS, f"unknown graph '{hp['graph']}'", f"use one of: {', '.join(GRAPHS)}")
-        need(hp['infer_graph'] in INFER_GRAPHS, f"unknown infer_graph '{hp['infer_graph']}'", "use batch or identity")
-        predicts_of(hp['predict'], embedding='Z')     # refuses an unknown predict
-        need(isinstance(hp['knn_k'], int) and hp['knn_k'] >= 0, f"knn_k={hp['knn_k']!r} must be a whole number >= 0",
-             "use e.g. --knn-k 10 (0: no edges, the MLP ablation)")
-        need(-1 <= hp['threshold'] <= 1, f"threshold={hp['threshold']} is not a cosine similarity",
-             "use a value in [-1, 1], e.g. 0.5 (-1 keeps every kNN edge)")
-        need(0 <= hp['mix_lam'] <= 1, f"mix_lam={hp['mix_lam']} is outside [0, 1]", "use e.g. --mix-lam 0.7")
-        need(hp['tau1'] > 0 and hp['tau2'] > 0, "the temperatures tau1 and tau2 must be > 0", "use e.g. 0.5 and 1.0")
-        d = hp['feat_dim']                               # Method.__init__ built the backbone and the views
-        self.fc = nn.Linear(self.backbone.out_dim, d)
-        self.gcn1 = GCN((d, d, d))
-        self.gcn2 = GCN((d, d, n_clusters))
-
-    def encode(self, x): "Features H (B, feat_dim) of images."; return self.project(self.backbone(x))
-    @fp32
-    def project(self, f):
-        "H = fc(f) in float32 even under autocast: the graph's thresholds and the k-means input Z never see bf16 rounding."
-        return self.fc(f)
-
-    def forward_graph(self, x, n_views:int=1, mode:str|None=None):
-        "Z (L2-normalised) and Y (softmax) of images `x` stacked as `n_views` views, on their batch graph."
-        return self.graph_heads(self.encode(x), n_views, mode)
-
-    @fp32
-    def graph_heads(self, h, n_views:int=1, mode:str|None=None):
-        "Z and Y of features `h` (n_views·N, feat_dim) on their batch graph, in float32 (the graph, its thresholds and Z)."
-        hp = self.hp
-        adj = batch_graph(h.detach(), n_views, mode or hp['graph'], hp['knn_k'], hp['threshold'], hp['centre'], hp['own_views'])
-        return F.normalize(self.gcn1(h, adj).float(), dim=1), self.gcn2(h, adj).float().softmax(1)
-
-    def step(self, xb, idx, learn):
-        hp, sh = self.hp, getattr(learn, 'shard', None)
-        if self.bank is not None:      # frozen backbone: two cached views, mixed in feature space
-            fa, fv = self.bank.draw(idx, 2, learn.gen, sh)
-            fs = [fa, fv] + ([mixup(fa, fv, hp['mix_lam'])] if hp['use_mix'] else [])
-            nv = len(fs)
-            h = gather_with_grad(self.project(torch.cat(fs)), groups=nv)
-        else:
-            xa, xv = self.views.many(xb, 2, learn.gen, sh).chunk(2)   # both views in one call
-            xs = [xa, xv] + ([mixup(xa, xv, hp['mix_lam'])] if hp['use_mix'] else [])
-            nv = len(xs)
-            h = gather_with_grad(self.encode(torch.cat(xs)), groups=nv)   # the graph spans the global batch
-        n = len(h) // nv
-        z, y = self.graph_heads(h, n_views=nv)
-        t = ghdcc_loss(z[:n], z[n:2*n], y[:n], y[n:2*n], y[2*n:] if hp['use_mix'] else None,
-                       hp['mix_lam'], hp['lam1'], hp['lam2'], hp['tau1'], hp['tau2'])
-        if hp['graph'] == 'mixed' and hp['knn_k']:      # what the graph did: edges the threshold cut, edges to an image's own views
-            t.update(graph_edge_stats(h, nv, hp['knn_k'], hp['threshold'], hp['centre'], hp['own_views']))
-        return t
-
-    def infer_h(self, h):
-        "Z and Y of backbone features `h` of un-augmented images: graph over the given batch (`infer_graph='batch'`) or Â = I."
-        mode = 'none' if self.hp['infer_graph'] == 'identity' or self.hp['graph'] == 'none' else 'mixed'
-        return self.graph_heads(self.project(h), 1, mode)
-    def infer(self, xb): "`infer_h` of images."; return self.infer_h(self.backbone(xb))
-
+    diagnostic_terms = ('edges_cut', 'edges_own')   # shares of the graph's edges, not loss terms: drawn with the metrics
     @property
     def predicts(self): return predicts_of(self.hp['predict'])   # argmax of Y, or k-means on Z (the paper)
-    diagnostic_terms = ('edges_cut', 'edges_own')   # shares of the graph's edges, not loss terms: drawn with the metrics
-    def embed_h(self, h): return self.infer_h(h)[0]
-    def probs_h(self, h): return self.infer_h(h)[1]
-    def extra_metrics(self, learn) -> dict:
-        "k-means on Z beside the argmax prediction: its scores (suffix `_kmeans`) go into every run's metrics.json."
-        y = learn.y.numpy() if learn.y is not None else None
-        return kmeans_metrics(self, learn.x, y, learn.device, learn.to_float, self.hp.get('kmeans_n_init', 10), self.hp['seed'])[0]
+    __init__, step = _ghdcc_init, _ghdcc_step   # the model (fc → H, GCN1 → Z, GCN2 → Y); a training step (views, graph, eq. 9)
+    encode, project, forward_graph, graph_heads = _ghdcc_encode, _ghdcc_project, _ghdcc_forward_graph, _ghdcc_graph_heads   # H; Z, Y on the graph
+    infer_h, infer, embed_h, probs_h = _ghdcc_infer_h, _ghdcc_infer, _ghdcc_embed_h, _ghdcc_probs_h   # prediction: Z and Y of a batch
+    embed_all, extra_metrics = _ghdcc_embed_all, _ghdcc_extra_metrics   # a data set in seeded random batches; k-means on Z in the metrics
 
-    @torch.no_grad()
-    def embed_all(self, x, device, batch_size=512, to_float=None, rows=None, autocast=None):
-        "Z and Y (or None) of rows `rows` (default all) of uint8 `x`, in batches drawn in a fixed random order; rows in the given order."
-        was = self.training; self.eval()
-        sel = torch.arange(len(x)) if rows is None else torch.as_tensor(rows).cpu()
-        perm = torch.randperm(len(sel), generator=torch.Generator().manual_seed(self.hp['seed']))
-        def one(i):
-            with (autocast() if autocast else torch.autocast(torch.device(device).type, enabled=False)):
-                z, y = self.infer_h(self.features_of(x, sel[perm[i*batch_size:(i+1)*batch_size]], device, to_float))
-            return z.float().cpu(), y.float().cpu()
-        out = map_batches(one, math.ceil(len(sel) / batch_size))   # batches split over the processes, if several
-        zs, ys = [z for z, _ in out], [y for _, y in out]
-        self.train(was)
-        inv = torch.argsort(perm)
-        return torch.cat(zs)[inv], (torch.cat(ys)[inv] if self.predicts == 'head' else None)
+# %% ../../nbs/33_methods.ghdcc.ipynb #d26b8ea3
+def kmeans_metrics(method:Method, # a trained GHDCC (any method with `embed_all`)
+                   x:torch.Tensor, # uint8 images (N, C, H, W)
+                   y=None, # labels (N,) or None
+                   device='cpu', # device to run the model on
+                   to_float=None, # uint8 → float conversion (the learner's)
+                   n_init:int=10, # k-means restarts
+                   seed:int=0, # k-means seed
+                  ) -> tuple:
+    "k-means (shared) on the L2-normalised embedding of all images → (metrics with a `_kmeans` suffix, labels)."
+    emb, _ = method.embed_all(x, device, to_float=to_float)
+    labels = on_main(kmeans, F.normalize(emb, dim=1), method.n_clusters, n_init=n_init, seed=seed).labels   # faiss on rank 0
+    out = dict(n_clusters_used_kmeans=int(labels.unique().numel()))
+    if y is not None:
+        out.update({f'{k}_kmeans': v for k, v in cluster_metrics(y, labels).items() if k in ('acc', 'nmi', 'ari')})
+    return out, labels
+
+
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #35b6d4fa
 GHDCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
@@ -312,24 +340,11 @@ GHDCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the 
     ('infer_graph', "decided: at prediction, the kNN graph over each evaluation batch, as in training", 'batch', ''),
 ]
 
-# %% ../../nbs/33_methods.ghdcc.ipynb #d26b8ea3
-def kmeans_metrics(method:Method, # a trained GHDCC (any method with `embed_all`)
-                   x:torch.Tensor, # uint8 images (N, C, H, W)
-                   y=None, # labels (N,) or None
-                   device='cpu', # device to run the model on
-                   to_float=None, # uint8 → float conversion (the learner's)
-                   n_init:int=10, # k-means restarts
-                   seed:int=0, # k-means seed
-                  ) -> tuple:
-    "k-means (shared) on the L2-normalised embedding of all images → (metrics with a `_kmeans` suffix, labels)."
-    emb, _ = method.embed_all(x, device, to_float=to_float)
-    labels = on_main(kmeans, F.normalize(emb, dim=1), method.n_clusters, n_init=n_init, seed=seed).labels   # faiss on rank 0
-    out = dict(n_clusters_used_kmeans=int(labels.unique().numel()))
-    if y is not None:
-        out.update({f'{k}_kmeans': v for k, v in cluster_metrics(y, labels).items() if k in ('acc', 'nmi', 'ari')})
-    return out, labels
-
-
+# %% ../../nbs/33_methods.ghdcc.ipynb #7dadaffd
+GHDCC.test_settings = dict(learn=dict(data='mnist', epochs=15), distributed=dict(image_size=None, feat_dim=16, kmeans_n_init=1))
+GHDCC.gpu_slice = dict(kept='ResNet-34, the mixed graph, k-means prediction',
+                       overrides=dict(image_size=32), seconds=35, arch='resnet34')   # ResNet-34, mixed graph, k-means prediction kept
+GHDCC.gpu_plan = [dict(datasets=['imagenette'])]                                    # the paper's 64 px, ResNet-34
 
 # %% ../../nbs/33_methods.ghdcc.ipynb #81fad36f
 GHDCC.paper_ablations = [   # the paper's ablation tables row by row: our switches, its data set, (ACC, NMI, ARI), the printed line

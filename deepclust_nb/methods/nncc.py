@@ -98,6 +98,70 @@ def finch_pair_precision(kappa:torch.Tensor, # (N,) first neighbours of the data
     return agree / max(pairs, 1)
 
 
+# %% ../../nbs/35_methods.nncc.ipynb #e35ae375
+def _nncc_precision_terms(self, device) -> dict:
+    "The epoch's FINCH precisions as tensors on `device`, made once per epoch (not a copy from the host every step)."
+    key = (self.precision, self.pixel_precision, str(device))
+    if getattr(self, '_prec_key', None) != key:
+        self._prec_key, self._prec = key, dict(finch_precision=torch.tensor(self.precision, device=device),
+                                               finch_precision_pixels=torch.tensor(self.pixel_precision, device=device))
+    return self._prec
+
+# %% ../../nbs/35_methods.nncc.ipynb #a1d001b7
+def _nncc_init(self, hp, n_clusters, channels, image_size):
+    super(NNCC, self).__init__(hp, n_clusters, channels, image_size)
+    if not (isinstance(hp['T'], int) and hp['T'] >= 1):
+        raise DeepClustError(f"T={hp['T']!r} must be a whole number >= 1", "e.g. --T 9 (the paper) or --T 3")
+    for t in ('tau', 'tau_simclr'):
+        if not (isinstance(hp[t], (int, float)) and hp[t] > 0):
+            raise DeepClustError(f"{t}={hp[t]!r} must be > 0", f"e.g. --{t.replace('_', '-')} 0.1 (the paper)")
+    if not (isinstance(hp['pretrain_epochs'], int) and hp['pretrain_epochs'] >= 0):
+        raise DeepClustError(f"pretrain_epochs={hp['pretrain_epochs']!r} must be a whole number >= 0", "e.g. --pretrain-epochs 10")
+    if not (hp['use_aug_neighbours'] or hp['use_finch']):
+        raise DeepClustError("use_aug_neighbours=False and use_finch=False leave no positives",
+                             "switch on at least one of them")
+    self.head = projection_head(self.backbone.out_dim, hp['feat_dim'], hidden=hp['proj_hidden'])   # on Method.__init__'s backbone
+    self.register_buffer('kappa', torch.zeros(0, dtype=torch.long))   # FINCH first neighbours of the data set
+    self.precision = self.pixel_precision = None
+
+# %% ../../nbs/35_methods.nncc.ipynb #0a908fa3
+@torch.no_grad()
+def _nncc_mine(self, learn, epoch:int=0):
+    "FINCH first neighbours of every image from the current encoder; with labels, the precision of the positives they give."
+    z, _ = self.embed_all(learn.x, learn.device, to_float=learn.to_float)
+    kappa = on_main(first_neighbours, z)    # FINCH (faiss) once, on rank 0
+    self.kappa.copy_(kappa.to(self.kappa.device))
+    if learn.y is not None:                 # diagnostics only: the labels never reach the loss
+        batches = [b.cpu() for b in learn.batches(epoch)]
+        self.precision = finch_pair_precision(kappa, learn.y, batches)
+        if getattr(self, 'pixel_kappa', None) is None:      # the pixels' first neighbours never change: mined once
+            self.pixel_kappa = on_main(first_neighbours, learn.data.x.flatten(1).float())
+        self.pixel_precision = finch_pair_precision(self.pixel_kappa, learn.y, batches)   # on this epoch's batches
+    return kappa
+
+# %% ../../nbs/35_methods.nncc.ipynb #29033b1c
+def _nncc_on_epoch_start(self, learn, epoch):
+    if (self.hp['use_finch'] and self.stage(epoch) == 'nncc') or learn.y is not None: self.mine(learn, epoch)
+
+# %% ../../nbs/35_methods.nncc.ipynb #dbd0f3dc
+def _nncc_step(self, xb, idx, learn):
+    hp, sh = self.hp, getattr(learn, 'shard', None)
+    if self.stage(learn.epoch) == 'simclr':
+        if self.bank is not None: h = torch.cat(self.bank.draw(idx, 2, learn.gen, sh))
+        else: h = self.backbone(stack_views(xb, self.views, 2, learn.gen, with_original=False, shard=sh))
+        z = gather_with_grad(self.embed_h(h), groups=2)
+        M = len(z) // 2
+        loss = nt_xent(z[:M], z[M:], hp['tau_simclr'])
+        terms = dict(loss=loss, simclr=loss.detach())
+    else:
+        if self.bank is not None: h = torch.cat([self.bank.rows(idx)] + self.bank.draw(idx, hp['T'], learn.gen, sh))
+        else: h = self.backbone(stack_views(xb, self.views, hp['T'], learn.gen, shard=sh))
+        z = self.embed_h(h)
+        z = gather_with_grad(z, groups=hp['T'] + 1)            # view-major over the global batch
+        terms = nncc_loss(z, finch_mask(self.kappa, gather_nograd(idx), validate=False), hp['tau'], hp['use_aug_neighbours'], hp['use_finch'])
+    if self.precision is not None: terms.update(self.precision_terms(z.device))
+    return terms
+
 # %% ../../nbs/35_methods.nncc.ipynb #4b00b70b
 @register_method
 class NNCC(Method):
@@ -107,13 +171,6 @@ class NNCC(Method):
     title = 'Xu et al., KBS 2022 — contrastive learning + FINCH neighbours'
     paper_results = {'cifar10': (.819, .737, None), 'cifar100_20': (.438, .421, None), 'stl10': (.725, .616, None),
                      'imagenet10': (.751, .683, None), 'imagenet_dogs': (.401, .372, None), 'tiny_imagenet': (.141, .333, None)}
-    test_settings = dict(learn=dict(data='mnist', epochs=8, pretrain_epochs=4),
-                         distributed=dict(T=2, pretrain_epochs=0, kmeans_n_init=1, feat_dim=16, proj_hidden=32),
-                         distributed_steps={'simclr': dict(pretrain_epochs=1)},   # the SimCLR stage's step too
-                         frozen=dict(pretrain_epochs=1, T=2))
-    gpu_slice = dict(kept='the NNCC stage with T = 9 views and FINCH positives runs',
-                     overrides=dict(pretrain_epochs=1), seconds=45, arch='resnet18', stage='pretrain_epochs')   # so the NNCC stage runs
-    gpu_plan = [dict(datasets=['cifar10'])]                                       # 100 SimCLR epochs (decided), then NNCC
     defaults = dict(backbone='resnet18',      # ResNet-18 from scratch (paper)
                     epochs=520,               # all epochs, SimCLR stage included (decided: 100 + the 420 of the paper's Fig. 3, its t-SNE snapshots)
                     pretrain_epochs=100,      # SimCLR epochs before the NNCC stage (the paper gives none; decided)
@@ -135,92 +192,15 @@ class NNCC(Method):
                         nncc=(lambda hp: hp['epochs'] > hp['pretrain_epochs'], ('nncc',)))
     paper_terms = dict(aug_neighbours='use_aug_neighbours', finch='use_finch')     # the positives of eq. 10, both inside `nncc`
     term_records = dict(aug_neighbours='nncc', finch='finch_pos')
-    def __init__(self, hp, n_clusters, channels, image_size):
-        super().__init__(hp, n_clusters, channels, image_size)
-        if not (isinstance(hp['T'], int) and hp['T'] >= 1):
-            raise DeepClustError(f"T={hp['T']!r} must be a whole number >= 1", "e.g. --T 9 (the paper) or --T 3")
-        for t in ('tau', 'tau_simclr'):
-            if not (isinstance(hp[t], (int, float)) and hp[t] > 0):
-                raise DeepClustError(f"{t}={hp[t]!r} must be > 0", f"e.g. --{t.replace('_', '-')} 0.1 (the paper)")
-        if not (isinstance(hp['pretrain_epochs'], int) and hp['pretrain_epochs'] >= 0):
-            raise DeepClustError(f"pretrain_epochs={hp['pretrain_epochs']!r} must be a whole number >= 0", "e.g. --pretrain-epochs 10")
-        if not (hp['use_aug_neighbours'] or hp['use_finch']):
-            raise DeepClustError("use_aug_neighbours=False and use_finch=False leave no positives",
-                                 "switch on at least one of them")
-        self.head = projection_head(self.backbone.out_dim, hp['feat_dim'], hidden=hp['proj_hidden'])   # on Method.__init__'s backbone
-        self.register_buffer('kappa', torch.zeros(0, dtype=torch.long))   # FINCH first neighbours of the data set
-        self.precision = self.pixel_precision = None
-
     predicts = 'kmeans'      # clusters: k-means on the normalised features (Algorithm 1, step 13)
     diagnostic_terms = ('finch_precision', 'finch_precision_pixels')   # shares, not loss terms: drawn with the metrics
     def embed_h(self, h): return F.normalize(self.head(h).float(), dim=1)
-
-    def setup(self, learn):
-        self.kappa = torch.zeros(learn.n, dtype=torch.long, device=learn.device)   # sized, so a checkpoint loads into it
-
-    @torch.no_grad()
-    def mine(self, learn, epoch:int=0):
-        "FINCH first neighbours of every image from the current encoder; with labels, the precision of the positives they give."
-        z, _ = self.embed_all(learn.x, learn.device, to_float=learn.to_float)
-        kappa = on_main(first_neighbours, z)    # FINCH (faiss) once, on rank 0
-        self.kappa.copy_(kappa.to(self.kappa.device))
-        if learn.y is not None:                 # diagnostics only: the labels never reach the loss
-            batches = [b.cpu() for b in learn.batches(epoch)]
-            self.precision = finch_pair_precision(kappa, learn.y, batches)
-            if getattr(self, 'pixel_kappa', None) is None:      # the pixels' first neighbours never change: mined once
-                self.pixel_kappa = on_main(first_neighbours, learn.data.x.flatten(1).float())
-            self.pixel_precision = finch_pair_precision(self.pixel_kappa, learn.y, batches)   # on this epoch's batches
-        return kappa
-
-    def on_epoch_start(self, learn, epoch):
-        if (self.hp['use_finch'] and self.stage(epoch) == 'nncc') or learn.y is not None: self.mine(learn, epoch)
-
+    __init__ = _nncc_init                                            # the settings checks, the projection head, the buffer κ
+    def setup(self, learn): self.kappa = torch.zeros(learn.n, dtype=torch.long, device=learn.device)   # sized, so a checkpoint loads into it
+    mine, on_epoch_start = _nncc_mine, _nncc_on_epoch_start          # FINCH first neighbours of the data set, re-mined each epoch
     def stage(self, epoch:int) -> str: return 'simclr' if epoch < self.hp['pretrain_epochs'] else 'nncc'
-
-    def step(self, xb, idx, learn):
-        hp, sh = self.hp, getattr(learn, 'shard', None)
-        if self.stage(learn.epoch) == 'simclr':
-            if self.bank is not None: h = torch.cat(self.bank.draw(idx, 2, learn.gen, sh))
-            else: h = self.backbone(stack_views(xb, self.views, 2, learn.gen, with_original=False, shard=sh))
-            z = gather_with_grad(self.embed_h(h), groups=2)
-            M = len(z) // 2
-            loss = nt_xent(z[:M], z[M:], hp['tau_simclr'])
-            terms = dict(loss=loss, simclr=loss.detach())
-        else:
-            if self.bank is not None: h = torch.cat([self.bank.rows(idx)] + self.bank.draw(idx, hp['T'], learn.gen, sh))
-            else: h = self.backbone(stack_views(xb, self.views, hp['T'], learn.gen, shard=sh))
-            z = self.embed_h(h)
-            z = gather_with_grad(z, groups=hp['T'] + 1)            # view-major over the global batch
-            terms = nncc_loss(z, finch_mask(self.kappa, gather_nograd(idx), validate=False), hp['tau'], hp['use_aug_neighbours'], hp['use_finch'])
-        if self.precision is not None: terms.update(self.precision_terms(z.device))
-        return terms
-
-    def precision_terms(self, device) -> dict:
-        "The epoch's FINCH precisions as tensors on `device`, made once per epoch (not a copy from the host every step)."
-        key = (self.precision, self.pixel_precision, str(device))
-        if getattr(self, '_prec_key', None) != key:
-            self._prec_key, self._prec = key, dict(finch_precision=torch.tensor(self.precision, device=device),
-                                                   finch_precision_pixels=torch.tensor(self.pixel_precision, device=device))
-        return self._prec
-
-# %% ../../nbs/35_methods.nncc.ipynb #ffbd7b02
-NNCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
-    ('backbone', "we adopt ResNet18 network as the backbone to extract features, and the visual feature dimension is set to 128.", 'resnet18', ''),
-    ('feat_dim', "we adopt ResNet18 network as the backbone to extract features, and the visual feature dimension is set to 128.", 128, ''),
-    ('T', "we set the augmentation number as T = 9.", 9, ''),
-    ('batch_size', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 128, ''),
-    ('lr', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 0.03, ''),
-    ('weight_decay', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 1e-4, ''),
-    ('optimizer', "We use SGD optimizer to train the proposed framework.", 'sgd', ''),
-    ('momentum', "decided: the paper says only \"We use SGD optimizer\"; momentum 0.9, the value SimCLR-style training uses", 0.9, ''),
-    ('tau', "Moreover, the temperature is fixed as 0.1.", 0.1, ''),
-    ('tau_simclr', "decided: the paper gives no τ for the SimCLR stage; 0.1, as the NNCC stage (the cpu preset measures 0.5)", 0.1, ''),
-    ('pretrain_epochs', "Pre-train the model with contrastive loss in Equations 1.", 100, "decided: the length is not given; 100 epochs"),
-    ('epochs', "decided: 100 SimCLR epochs + the last epoch of the paper's Fig. 3 (t-SNE at epochs 0-420)", 520, ''),
-    ('use_aug_neighbours', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'), ('use_finch', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'),
-    ('proj_hidden', "decided: the projection head's hidden width is not given; 512", 512, ''),
-    ('kmeans_n_init', "decided: the number of k-means restarts is not given; 10, best inertia (the shared k-means)", 10, ''),
-]
+    step = _nncc_step                                                # SimCLR, then NNCC: the epoch number selects the stage
+    precision_terms = _nncc_precision_terms                          # the epoch's FINCH precisions, logged with the terms
 
 # %% ../../nbs/35_methods.nncc.ipynb #50184425
 def finch_relatives(kappa:torch.Tensor, # (N,) first neighbours of the data set
@@ -251,6 +231,34 @@ def plot_finch_links(x:torch.Tensor, # (N, C, H, W) uint8 images
         for ax in axs[r]: ax.axis('off')
     fig.tight_layout()
     return fig
+
+# %% ../../nbs/35_methods.nncc.ipynb #ffbd7b02
+NNCC.paper_trace = [   # (setting, the paper's sentence or "decided: …", the paper preset's value, note)
+    ('backbone', "we adopt ResNet18 network as the backbone to extract features, and the visual feature dimension is set to 128.", 'resnet18', ''),
+    ('feat_dim', "we adopt ResNet18 network as the backbone to extract features, and the visual feature dimension is set to 128.", 128, ''),
+    ('T', "we set the augmentation number as T = 9.", 9, ''),
+    ('batch_size', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 128, ''),
+    ('lr', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 0.03, ''),
+    ('weight_decay', "During the training phase, the batch size, the learning rate, and the weight decay parameter are set to 128, 0.03, and 10⁻⁴ on all datasets, respectively.", 1e-4, ''),
+    ('optimizer', "We use SGD optimizer to train the proposed framework.", 'sgd', ''),
+    ('momentum', "decided: the paper says only \"We use SGD optimizer\"; momentum 0.9, the value SimCLR-style training uses", 0.9, ''),
+    ('tau', "Moreover, the temperature is fixed as 0.1.", 0.1, ''),
+    ('tau_simclr', "decided: the paper gives no τ for the SimCLR stage; 0.1, as the NNCC stage (the cpu preset measures 0.5)", 0.1, ''),
+    ('pretrain_epochs', "Pre-train the model with contrastive loss in Equations 1.", 100, "decided: the length is not given; 100 epochs"),
+    ('epochs', "decided: 100 SimCLR epochs + the last epoch of the paper's Fig. 3 (t-SNE at epochs 0-420)", 520, ''),
+    ('use_aug_neighbours', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'), ('use_finch', "decided: every term of the paper's objective is on; switching one off is the paper's ablation", True, 'Table 3'),
+    ('proj_hidden', "decided: the projection head's hidden width is not given; 512", 512, ''),
+    ('kmeans_n_init', "decided: the number of k-means restarts is not given; 10, best inertia (the shared k-means)", 10, ''),
+]
+
+# %% ../../nbs/35_methods.nncc.ipynb #d0564c51
+NNCC.test_settings = dict(learn=dict(data='mnist', epochs=8, pretrain_epochs=4),
+                          distributed=dict(T=2, pretrain_epochs=0, kmeans_n_init=1, feat_dim=16, proj_hidden=32),
+                          distributed_steps={'simclr': dict(pretrain_epochs=1)},   # the SimCLR stage's step too
+                          frozen=dict(pretrain_epochs=1, T=2))
+NNCC.gpu_slice = dict(kept='the NNCC stage with T = 9 views and FINCH positives runs',
+                      overrides=dict(pretrain_epochs=1), seconds=45, arch='resnet18', stage='pretrain_epochs')   # so the NNCC stage runs
+NNCC.gpu_plan = [dict(datasets=['cifar10'])]                                       # 100 SimCLR epochs (decided), then NNCC
 
 # %% ../../nbs/35_methods.nncc.ipynb #6355a4f0
 NNCC.paper_ablations = [   # the paper's ablation tables row by row: our switches, its data set, (ACC, NMI, ARI), the printed line
