@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, numpy as np
 from pathlib import Path
-from .results import _ms, _num, _trend, collect_metrics, drift_note, preset_drift
+from .results import mean_sd, fmt_num, trend_text, collect_metrics, drift_note, preset_drift
 from .plan import ablation_runs
 
 
@@ -51,7 +51,7 @@ def ablation_table(cls, # a registered method class with `paper_ablations` and `
             ours = [m['acc'] for m in made]
             gpus = sorted({str(m.get('device_name') or m['device']) for m in made if str(m.get('device', '')).startswith('cuda')})
             base = [m['acc'] for m in _ablation_results(cls, full, ds, rows)] if full else []
-            mean, sd = _ms(ours); fmean, fsd = _ms(base)
+            mean, sd = mean_sd(ours); fmean, fsd = mean_sd(base)
             is_full = it is full
             delta = None if is_full or mean is None or fmean is None else mean - fmean
             spread = None if delta is None or len(ours) < 2 or len(base) < 2 else max(sd, fsd)
@@ -92,8 +92,8 @@ def ablation_markdown(cls, root='../results') -> str:
     for k in dict.fromkeys((r['table'], r['row']) for r in t):
         rs = {r['dataset']: r for r in t if (r['table'], r['row']) == k}
         r0 = next(iter(rs.values()))
-        pa = '; '.join(f"{d} {_num(a)}" + (f" ({_pm(x)})" if x is not None else '') for d, a, x in r0['paper'])
-        if r0.get('trend'): pa += f" ({_trend(r0['trend'])})"          # a row the paper only plots
+        pa = '; '.join(f"{d} {fmt_num(a)}" + (f" ({_pm(x)})" if x is not None else '') for d, a, x in r0['paper'])
+        if r0.get('trend'): pa += f" ({trend_text(r0['trend'])})"          # a row the paper only plots
         lines.append(f"| {k[0]} | {k[1]} | `{r0['tag']}` | {pa} | " + ' | '.join(ours(rs.get(d)) for d in dss) + ' |')
     budgets = '\n'.join(f"- {b}" for b in dict.fromkeys(r['budget'] for r in t if r['budget']))
     return (head + '\n'.join(lines) + "\n\nChange: ACC minus the full method's (the paper's full row of the same table and data set; "
@@ -130,7 +130,7 @@ def _gpu_note(cls, t:list, root) -> str:
         g = {m['seed']: m['acc'] for m in runs.values() if (m['dataset'], m.get('ablation')) == key}
         c = {m['seed']: m['acc'] for m in cpu if (m['dataset'], m.get('ablation')) == key and m['seed'] in g}
         if len(c) < 2 or len(c) != len(g): continue
-        (gm, gs), (cm, cs) = _ms(list(g.values())), _ms(list(c.values()))
+        (gm, gs), (cm, cs) = mean_sd(list(g.values())), mean_sd(list(c.values()))
         seeds = lambda d: ' / '.join(f"{d[k]:.3f}" for k in sorted(d))
         checks.append(f"`{key[1] or 'full'}` on {key[0]}, {gm:.3f} ± {gs:.3f} on the GPU (seeds {seeds(g)}) against "
                       f"{cm:.3f} ± {cs:.3f} on CPU cores ({seeds(c)})")
@@ -148,7 +148,7 @@ def _control(method, ds, tag, root, rows=()) -> str:
     ours = [m['acc'] for m in collect_metrics(root) if m.get('method') == method and m.get('dataset') == ds and m.get('ablation') == tag]
     cs = [m['acc'] for m in collect_metrics(root) if m.get('method') == method and m.get('dataset') == ds and m.get('ablation') == ctl]
     if len(cs) < 3 or not ours: return ''
-    (cm, csd), (om, _) = _ms(cs), _ms(ours)
+    (cm, csd), (om, _) = mean_sd(cs), mean_sd(ours)
     return f"; against `{ctl}` alone ({cm:.3f} ± {csd:.3f}), `{ab}` changes it by {om - cm:+.3f}"
 
 def ablations_summary_markdown(root='results') -> str:

@@ -11,10 +11,10 @@ from .plan import method_notebook
 
 
 # %% auto #0
-__all__ = ['STAND_INS', 'paper_table', 'paper_numbers', 'collect_metrics', 'preset_drift', 'drift_note', 'summarize',
+__all__ = ['STAND_INS', 'paper_table', 'paper_numbers', 'collect_metrics', 'mean_sd', 'preset_drift', 'drift_note', 'summarize',
            'report_markdown', 'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows',
-           'speed_markdown', 'time_to_accuracy', 'time_markdown', 'shown_command', 'results_markdown',
-           'paper_ablations_markdown', 'methods_markdown', 'slice_markdown', 'slice_results_markdown']
+           'speed_markdown', 'time_to_accuracy', 'time_markdown', 'shown_command', 'results_markdown', 'fmt_num',
+           'trend_text', 'paper_ablations_markdown', 'methods_markdown', 'slice_markdown', 'slice_results_markdown']
 
 # %% ../nbs/42_results.ipynb #56594cd2
 def paper_table() -> dict:
@@ -50,7 +50,7 @@ def collect_metrics(root) -> list:
             m['_file'] = str(p); rows.append(m)
     return rows
 
-def _ms(vals):
+def mean_sd(vals):
     vals = [v for v in vals if v is not None]
     if not vals: return None, None
     return float(np.mean(vals)), (float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.)
@@ -85,7 +85,7 @@ def summarize(rows:list) -> list:
     out = []
     for key,ms in groups.items():
         r = dict(zip(_GROUP, key)); r['ablation'] = key[-1]; r['seeds'] = len(ms)
-        for k in ('acc','nmi','ari'): r[k], r[k+'_std'] = _ms([m.get(k) for m in ms])
+        for k in ('acc','nmi','ari'): r[k], r[k+'_std'] = mean_sd([m.get(k) for m in ms])
         paper, note = paper_numbers(r['method'], r['dataset'], r['backbone']) if not r['ablation'] else (None, None)
         for k,v in zip(('acc','nmi','ari'), paper or (None,)*3): r['paper_'+k] = v
         r['note'] = note
@@ -283,19 +283,19 @@ def results_markdown(root, # folder of result files (e.g. `results/`)
     return md
 
 # %% ../nbs/42_results.ipynb #f4dc47be
-def _num(v): return '–' if v is None else f"{v:.3f}"
+def fmt_num(v): return '–' if v is None else f"{v:.3f}"
 
-def _trend(t): return {-1: 'below the full row (text)', 1: 'above the full row (text)'}.get(t, '–')
+def trend_text(t): return {-1: 'below the full row (text)', 1: 'above the full row (text)'}.get(t, '–')
 
 def paper_ablations_markdown(cls) -> str:
     "The paper's ablation rows of method class `cls` (`paper_ablations`) as a Markdown table."
     rows = getattr(cls, 'paper_ablations', None) or []
     if not rows: return '_The paper reports no ablation study._'
     sw = lambda p: 'not expressible' if p is None else (', '.join(f"`{k}={v}`" for k, v in p.items()) or 'the full method')
-    acc = lambda r: _trend(r.get('trend')) if r['paper'][0] is None else _num(r['paper'][0])   # a plotted row: its direction
+    acc = lambda r: trend_text(r.get('trend')) if r['paper'][0] is None else fmt_num(r['paper'][0])   # a plotted row: its direction
     return ('| table | row | our switches | data set | ACC | NMI | ARI |\n|---|---|---|---|---|---|---|\n' +
             '\n'.join(f"| {r['table']} | {r['row']} | {sw(r['params'])} | {r['dataset']} | {acc(r)} | "
-                      + ' | '.join(_num(v) for v in r['paper'][1:]) + ' |' for r in rows) + '\n')
+                      + ' | '.join(fmt_num(v) for v in r['paper'][1:]) + ' |' for r in rows) + '\n')
 
 # %% ../nbs/42_results.ipynb #08cab6f8
 def methods_markdown() -> str:
