@@ -11,10 +11,11 @@ from .plan import method_notebook
 
 
 # %% auto #0
-__all__ = ['STAND_INS', 'paper_table', 'paper_numbers', 'collect_metrics', 'mean_sd', 'preset_drift', 'drift_note', 'summarize',
-           'report_markdown', 'ablation_report_markdown', 'plot_report', 'report', 'own_images_markdown', 'speed_rows',
-           'speed_markdown', 'time_to_accuracy', 'time_markdown', 'shown_command', 'results_markdown', 'fmt_num',
-           'trend_text', 'paper_ablations_markdown', 'methods_markdown', 'slice_markdown', 'slice_results_markdown']
+__all__ = ['STAND_INS', 'DATASET_NAMES', 'paper_table', 'paper_numbers', 'collect_metrics', 'mean_sd', 'preset_drift',
+           'drift_note', 'summarize', 'report_markdown', 'ablation_report_markdown', 'plot_report', 'report',
+           'own_images_markdown', 'standing', 'summary_markdown', 'speed_rows', 'speed_markdown', 'time_to_accuracy',
+           'time_markdown', 'shown_command', 'results_markdown', 'fmt_num', 'trend_text', 'paper_ablations_markdown',
+           'methods_markdown', 'slice_markdown', 'slice_results_markdown']
 
 # %% ../nbs/42_results.ipynb #56594cd2
 def paper_table() -> dict:
@@ -98,6 +99,8 @@ def summarize(rows:list) -> list:
         ns = [m['n_images'] for m in ms if m.get('n_images')]
         r['n_images'] = max(ns) if ns else None      # a run on a subset is marked in the split column
         r['commands'] = [m.get('command') for m in ms]
+        r['clusters_used'] = [m.get('n_clusters_used') for m in ms]   # per run, for `summary_markdown`
+        r['n_clusters'] = max((m.get('n_clusters') or 0 for m in ms), default=0)
         r['files'] = [m.get('_file') for m in ms]
         r['drift'] = {k: v for m in ms for k, v in preset_drift(m).items()}   # settings of an earlier preset
         out.append(r)
@@ -156,13 +159,14 @@ def plot_report(summary:list):
     return fig
 
 def report(root, out=None) -> list:
-    "Aggregate every metrics file below `root` into report.md, report.csv and report.png in `out` (default: root)."
+    "Aggregate every metrics file below `root` into report.md, summary.md, report.csv and report.png in `out` (default: root)."
     rows = [m for m in collect_metrics(root) if not m.get('diagnosis')]   # diagnoses: `deepclust_nb.diagnose`
     if not rows: raise DeepClustError(f"no metrics files below {root}", "run deepclust fit or deepclust reproduce first")
     summary = summarize(rows)
     main = [r for r in summary if not r.get('ablation')]
     out = Path(out or root); out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out/'report.md', report_markdown(summary))
+    atomic_write_text(out/'summary.md', summary_markdown(summary))   # the table in words, for the results page
     if len(main) < len(summary): atomic_write_text(out/'ablations.md', ablation_report_markdown(summary))
     cols = [*_GROUP,'ablation','seeds','acc','acc_std','nmi','nmi_std','ari','ari_std','paper_acc','paper_nmi','paper_ari','note','time_s','wall_time_s','device','commands']
     buf = io.StringIO(); w = csv.writer(buf); w.writerow(cols)
@@ -196,6 +200,51 @@ def own_images_markdown(own_dir) -> str|None:
                   f"deepclust fit --method {best} --backbone {b['backbone']} --finetune none --images DIR --clusters K",
                   '```', '']
     return '\n'.join(lines) if lines else None
+
+# %% ../nbs/42_results.ipynb #3b80ed95
+DATASET_NAMES = dict(mnist='MNIST', fashion_mnist='Fashion-MNIST', cifar10='CIFAR-10', imagenette='Imagenette', digits='the digits')
+
+def standing(r:dict, base:dict) -> str:
+    "'above', 'level' or 'below' `base` in ACC: level when the difference is within the larger of the two sds."
+    d, sd = r['acc'] - base['acc'], max(r['acc_std'] or 0, base['acc_std'] or 0)
+    return 'level' if abs(d) <= sd else 'above' if d > 0 else 'below'
+
+def _budget_text(rows) -> str:
+    "The budget most rows share, and the rows that differ: '20 epochs (nncc: 10 epochs)'."
+    say = lambda b: f"{b} epochs" if str(b).isdigit() else str(b)
+    bs = [r['epochs'] for r in rows]; common = max(set(bs), key=bs.count)
+    odd = [f"{r['method']}: {say(r['epochs'])}" for r in rows if r['epochs'] != common]
+    return say(common) + (f" ({', '.join(odd)})" if odd else '')
+_STAND = dict(above='above it', level='level with it', below='below it')
+
+def summary_markdown(summary:list, device:str='cpu') -> str:
+    "One bullet per data set and input (from scratch, or frozen pretrained features) of the `device` rows: ACC best first, against k-means on the same input, and the clusters used."
+    groups = {}
+    for r in summary:
+        if not r.get('ablation') and r['device'] == device and r['acc'] is not None:
+            groups.setdefault((bool(r['pretrained']), r['dataset'], r['split']), []).append(r)
+    out = []
+    for (pre, ds, split), rs in sorted(groups.items()):
+        deep = sorted((r for r in rs if r['method'] != 'kmeans'), key=lambda r: -r['acc'])
+        if not deep: continue
+        km = next((r for r in rs if r['method'] == 'kmeans'), None)
+        n = max(r.get('n_images') or 0 for r in rs)
+        what = f"frozen {deep[0]['backbone']} features" if pre else 'trained from scratch'
+        line = (f"- **{DATASET_NAMES.get(ds, ds)}{'' if split == 'all' else f', {split} split'}** ({n:,} images, {what}, "
+                f"{_budget_text(deep)}, {'/'.join(map(str, sorted({r['seeds'] for r in deep})))} seeds): "
+                + ', '.join(f"{r['method']}{' ‡' if r.get('drift') else ''} {r['acc']:.3f}" + (f" ± {r['acc_std']:.3f}" if r['acc_std'] else '')
+                            for r in deep) + '.')
+        if km:
+            st = {s: [r['method'] for r in deep if standing(r, km) == s] for s in _STAND}
+            line += f" k-means on the same input: {km['acc']:.3f}; " + '; '.join(f"{_STAND[s]}: {', '.join(ms)}" for s, ms in st.items() if ms) + '.'
+        short = [f"{r['method']} ({', '.join(str(c) for c in r['clusters_used'] if c is not None and c < r['n_clusters'])})"
+                 for r in deep if any(c is not None and c < r['n_clusters'] for c in r['clusters_used'])]
+        line += (f" Runs that left clusters empty: {'; '.join(short)}." if short else
+                 ' Every run used every cluster.' if all(None not in r['clusters_used'] for r in deep) else '')
+        out.append(line)
+    if any(r.get('drift') for rs in groups.values() for r in rs):
+        out.append('- ‡: made with an earlier version of the preset, which left part of the method out (the results table names the settings).')
+    return '\n'.join(out) + '\n'
 
 # %% ../nbs/42_results.ipynb #58ee9ae5
 def speed_rows(bench_dir) -> list:

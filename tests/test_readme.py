@@ -20,7 +20,7 @@ def test_readme_tables_come_from_committed_result_files(tmp_path):
     if not collect_metrics(ROOT/'results'):
         assert '_No result files yet._' in (ROOT/'README.md').read_text(); return
     report(ROOT/'results', tmp_path)
-    for f in ('report.md', 'speed.md', 'own-images.md'):
+    for f in ('report.md', 'summary.md', 'speed.md', 'own-images.md'):
         committed = ROOT/'results'/'report'/f
         if (tmp_path/f).exists():
             assert committed.exists() and committed.read_text() == (tmp_path/f).read_text(), \

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))      # the method registry's tables come from the checkout's package
 
 TABLES = {'<!-- results-table -->': ROOT/'results'/'report'/'report.md',
+          '<!-- results-summary -->': ROOT/'results'/'report'/'summary.md',
           '<!-- speed-table -->': ROOT/'results'/'report'/'speed.md',
           '<!-- time-table -->': ROOT/'results'/'report'/'time.md',
           '<!-- own-images-table -->': ROOT/'results'/'report'/'own-images.md'}
