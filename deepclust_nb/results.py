@@ -212,7 +212,7 @@ def standing(r:dict, base:dict) -> str:
 def _budget_text(rows) -> str:
     "The budget most rows share, and the rows that differ: '20 epochs (nncc: 10 epochs)'."
     say = lambda b: f"{b} epochs" if str(b).isdigit() else str(b)
-    bs = [r['epochs'] for r in rows]; common = max(set(bs), key=bs.count)
+    bs = [r['epochs'] for r in rows]; common = max(sorted(set(bs), key=str), key=bs.count)   # ties: the same pick every run
     odd = [f"{r['method']}: {say(r['epochs'])}" for r in rows if r['epochs'] != common]
     return say(common) + (f" ({', '.join(odd)})" if odd else '')
 _STAND = dict(above='above it', level='level with it', below='below it')
