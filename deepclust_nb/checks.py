@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import sys, collections
 from torch.overrides import TorchFunctionMode
-from .loop import forward_backward
+from .loop import RunStopped, forward_backward
 from .engine import epoch_seed
 from .runs import fit, Run, ready_learner
 
@@ -129,7 +129,7 @@ def step_syncs(method:str, # a registered method
 
 # %% ../nbs/44_checks.ipynb #46197d13
 def check_resume(method:str, # a registered method
-                 epochs:int=2, # epochs of the straight run (the other stops after epochs − 1, then resumes)
+                 epochs:int=2, # epochs of the straight run (the other, planned for as many, stops after epochs − 1, then resumes)
                  out=None, # folder for the two runs (default: a temporary one, removed afterwards)
                  eps:float=1e-5, # tolerance on weights and the loss (scores: 1e-6)
                  **params) -> tuple: # hyper-parameters of both runs
@@ -138,8 +138,10 @@ def check_resume(method:str, # a registered method
     try:
         params = {'progress': False, 'report': False, **params}
         ra = fit(method, out=tmp/'straight', epochs=epochs, **params)
-        fit(method, out=tmp/'stopped', epochs=epochs - 1, **params)
-        rb = fit(method, resume=tmp/'stopped', epochs=epochs)
+        try: fit(method, out=tmp/'stopped', epochs=epochs, stop_after=epochs - 1, **params)   # the same schedule, cut
+        except RunStopped: pass
+        else: raise AssertionError(f"{method}: the run with stop_after={epochs - 1} did not stop")
+        rb = fit(method, resume=tmp/'stopped', stop_after=0)
         for k in ('acc', 'nmi', 'ari'):
             if k in ra.metrics and abs(ra.metrics[k] - rb.metrics[k]) > 1e-6:
                 raise AssertionError(f"{method}: {k} {ra.metrics[k]} straight but {rb.metrics[k]} resumed")

@@ -53,6 +53,7 @@ COMMON = dict(
     report=True,         # write the run report (contact sheets, t-SNE map, sizes, report.html)
     sync_bn=False,       # under torch.distributed on CUDA: SyncBatchNorm (batch statistics over the global batch)
     time_budget=0,       # stop after the epoch in which this many seconds of training have passed (0: no limit)
+    stop_after=0,        # train this many epochs of the schedule in this call, then stop with a checkpoint that --resume continues (0: to the end)
     bn_clean=False,      # before each evaluation, re-estimate trained BatchNorm statistics on clean images (not the training views)
     cuda_graph=False,    # on CUDA: capture the whole training step once in a CUDA graph and replay it (methods marked graph_capturable)
 )
@@ -159,5 +160,5 @@ PRESET_NOTE = dict(
     cpu="deepclust: preset 'cpu' (no GPU here): settings for small images and short budgets, not the paper's "
         "(deepclust list --params {m} shows both); --preset paper for the paper's",
     paper="deepclust: preset 'paper' (a GPU is here): the paper's settings; --preset cpu for small, fast runs")
-RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn', 'time_budget', 'eval_subset',
+RESUME_MAY_CHANGE = ('epochs', 'progress', 'device', 'eval_every', 'report', 'sync_bn', 'time_budget', 'stop_after', 'eval_subset',
                      'checkpoint_every', 'checkpoint_minutes', 'check_every', 'fused', 'cudnn_benchmark', 'tf32')

@@ -127,7 +127,7 @@ def forward_backward(learn:Learner, gidx:torch.Tensor, check:bool=True) -> dict:
     return terms
 
 def train(learn:Learner):
-    "Run the remaining epochs of `learn`, logging, evaluating and checkpointing; a stop signal ends it with a checkpoint and `RunStopped`."
+    "Run the remaining epochs of `learn`, logging, evaluating and checkpointing; a stop signal (or `stop_after` epochs) ends it with a checkpoint and `RunStopped`."
     hp,m = learn.hp,learn.method
     E = hp['epochs']
     rows = [0]                 # images through the backbone with gradients: each view of each image counts
@@ -136,6 +136,7 @@ def train(learn:Learner):
     bb = getattr(m, 'backbone', None)
     hook = bb.register_forward_hook(count) if isinstance(bb, nn.Module) else None
     learn.last_checkpoint = time.time()
+    first = learn.epoch        # `stop_after` counts the epochs of this call
     try:
         with StopSignals() as stop:
             for epoch in range(learn.epoch, E):
@@ -150,6 +151,7 @@ def train(learn:Learner):
                 if hp['eval_every'] and not last and (epoch+1) % hp['eval_every'] == 0: rec.update(evaluate(learn))
                 learn.history.append(rec); learn.epoch = epoch + 1
                 (stopping,) = _agree(learn, stop.signum is not None)
+                stopping = stopping or bool(hp.get('stop_after')) and learn.epoch - first >= hp['stop_after']
                 if learn.writes:
                     if (stopping or last or (epoch+1) % max(hp['checkpoint_every'], 1) == 0 or (hp['checkpoint_minutes'] and
                             time.time() - learn.last_checkpoint >= 60 * hp['checkpoint_minutes'])):
@@ -164,17 +166,18 @@ def train(learn:Learner):
     return learn.history
 
 def _stop(learn:Learner, stop:StopSignals, pos:dict|None):
-    "Write the checkpoint of a run stopped by a signal (inside an epoch: with its position) and raise `RunStopped`."
+    "Write the checkpoint of a run stopped by a signal or `stop_after` (inside an epoch: with its position) and raise `RunStopped`."
     if pos is not None and learn.writes: save_checkpoint(learn, learn.out/'checkpoint.pt', position=pos['stopped_at'])
     (signum,) = _agree(learn, stop.signum or 0, kind=int)    # the signal some process received, named alike on all
     stop.signum = signum or None
     barrier()
     where = (f"epoch {learn.epoch + 1}, step {pos['stopped_at']['step']} of {pos['stopped_at']['steps']}" if pos
              else f"the end of epoch {learn.epoch}")
+    by = stop.name or (f"stop_after={learn.hp['stop_after']}" if learn.hp.get('stop_after') else 'a signal')
     if learn.out is None:
-        raise RunStopped(f"stopped by {stop.name or 'a signal'} at {where}; the run has no folder, so nothing was saved",
+        raise RunStopped(f"stopped by {by} at {where}; the run has no folder, so nothing was saved",
                          "give fit an out folder to be able to continue a stopped run")
-    raise RunStopped(f"stopped by {stop.name or 'a signal'} at {where}; the checkpoint in {learn.out} continues it from there",
+    raise RunStopped(f"stopped by {by} at {where}; the checkpoint in {learn.out} continues it from there",
                      f"continue with: deepclust fit --resume {learn.out} (or repeat the same command with --resume auto)")
 
 def _budget_spent(learn, rec) -> bool:
