@@ -71,6 +71,7 @@ def preset_drift(m:dict) -> dict:
     base, today = {**COMMON, **cls.defaults}, cls.presets.get(hp.get('preset'), {})
     then, now = {**base, **was}, {**base, **today}
     own = {k for k, v in (m.get('overrides') or {}).items() if v is not None}   # a plan run's own settings are not the preset's
+    own |= set(getattr(cls, 'inert_settings', lambda hp: ())(hp))   # settings that cannot act in this run (e.g. a graph option without that graph)
     return {k: (hp.get(k), now.get(k)) for k in sorted(set(was) | set(today))
             if k not in own and then.get(k) != now.get(k) and hp.get(k) == then.get(k)}   # the run's value came from the preset that was
 
@@ -243,7 +244,7 @@ def summary_markdown(summary:list, device:str='cpu') -> str:
                  ' Every run used every cluster.' if all(None not in r['clusters_used'] for r in deep) else '')
         out.append(line)
     if any(r.get('drift') for rs in groups.values() for r in rs):
-        out.append('- ‡: made with an earlier version of the preset, which left part of the method out (the results table names the settings).')
+        out.append('- ‡: made with an earlier version of the preset; the results table names the settings that differ.')
     return '\n'.join(out) + '\n'
 
 # %% ../nbs/42_results.ipynb #58ee9ae5
