@@ -160,6 +160,7 @@ class Method(nn.Module, metaclass=_MethodMeta):
     graph_capturable:bool = False   # its whole step may be captured in a CUDA graph (`cuda_graph`): static shapes, no read-back, capturable optimisers
     def graph_key(self, learn): "Python values the step computes that a captured graph freezes (a new value: a new capture)."; return None
     diagnostic_terms:tuple = ()       # logged shares in [0, 1] that are not loss terms (precisions, edge shares): plotted with the metrics
+    inert_settings = staticmethod(lambda hp: set())   # settings that cannot act in a run with these `hp` (not preset drift)
     checked_terms:tuple = ('loss',)   # loss terms `check_finite` requires finite (a second optimiser's loss too, e.g. a critic's)
     compile_skip:tuple = ()    # child modules `compile_modules` leaves alone (e.g. a critic whose loss needs a double backward)
     def compile_modules(self, **kwargs) -> list:
@@ -322,6 +323,7 @@ METHOD_CONTRACT = [   # (member, role, when it is called / who reads it, default
     ('gpu_plan', 'declared attribute', 'entries of the GPU plan (plans/gpu.yaml)', '[]'),
     ('baseline', 'declared attribute', "True for the k-means floor: plans' '*' leave it out", 'False'),
     ('diagnostic_terms', 'declared attribute', 'logged shares in [0, 1] that are not loss terms: `curves.png` draws them with the metrics', '()'),
+    ('inert_settings', 'declared attribute', "settings that cannot act in a run with the given `hp`: not marked as an earlier preset's (‡)", 'none'),
     ('checked_terms', 'declared attribute', "terms `check_finite` requires finite (a second optimiser's loss too)", "('loss',)"),
     ('compile_skip', 'declared attribute', 'child modules `compile_modules` leaves alone', '()'),
     ('graph_capturable', 'declared attribute', 'its whole step may be captured in a CUDA graph (`cuda_graph`)', 'False'),

@@ -71,7 +71,7 @@ def preset_drift(m:dict) -> dict:
     base, today = {**COMMON, **cls.defaults}, cls.presets.get(hp.get('preset'), {})
     then, now = {**base, **was}, {**base, **today}
     own = {k for k, v in (m.get('overrides') or {}).items() if v is not None}   # a plan run's own settings are not the preset's
-    own |= set(getattr(cls, 'inert_settings', lambda hp: ())(hp))   # settings that cannot act in this run (e.g. a graph option without that graph)
+    own |= set(cls.inert_settings(hp))   # settings that cannot act in this run (e.g. a graph option without that graph)
     return {k: (hp.get(k), now.get(k)) for k in sorted(set(was) | set(today))
             if k not in own and then.get(k) != now.get(k) and hp.get(k) == then.get(k)}   # the run's value came from the preset that was
 
