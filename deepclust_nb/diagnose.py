@@ -22,9 +22,11 @@ def _runs(root, method:str, dataset:str) -> list:
     return out
 
 def _changes(m:dict) -> str:
-    "What a diagnosis run sets beyond its preset and budget, from its plan overrides: 'use_mi=True, lr=0.0003'."
-    skip = ('preset', 'epochs', 'split', 'subset')
-    return ', '.join(f"{k}={v}" for k, v in (m.get('overrides') or {}).items() if k not in skip and v is not None)
+    "What a diagnosis run sets beyond its preset and budget, from its plan overrides: 'use_mi=True, lr=0.0003'; epochs only where they differ from the preset's."
+    skip, ep = ('preset', 'epochs', 'split', 'subset'), (m.get('overrides') or {}).get('epochs')
+    out = [f"{k}={v}" for k, v in (m.get('overrides') or {}).items() if k not in skip and v is not None]
+    if ep is not None and ep != (m.get('preset_values') or {}).get('epochs'): out.insert(0, f"epochs={ep}")
+    return ', '.join(out)
 
 def diagnosis_rows(method:str, # a registered method name
                    root='../results/diagnose', # folder of the diagnose plan's result files
