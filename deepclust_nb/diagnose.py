@@ -32,7 +32,7 @@ def diagnosis_rows(method:str, # a registered method name
                    root='../results/diagnose', # folder of the diagnose plan's result files
                    dataset:str='digits', # the data set the experiments ran on
                   ) -> list:
-    "One dict per tag, in the plan's order: `tag`, `n` seeds, `acc` (mean), `sd`, `accs`, `used` (clusters), `terms` (the final epoch's, mean), `curve` (mean ACC per epoch)."
+    "One dict per tag, in the order of the result files' names: `tag`, `n` seeds, `acc` (mean), `sd`, `accs`, `used` (clusters), `terms` (the final epoch's, mean), `curve` (mean ACC per epoch)."
     by = {}
     for m in _runs(root, method, dataset): by.setdefault(m['tag'], []).append(m)
     rows = []
@@ -55,9 +55,11 @@ def diagnosis_markdown(method:str, root='../results/diagnose', dataset:str='digi
                        ref:str|None=None, # the tag the others are compared with (None: the first)
                        notes:dict|None=None, # tag -> what the experiment changes, in words (default: its settings beyond the preset)
                        terms:tuple=(), # final-epoch record keys to show as columns (mean over the seeds; – where absent)
+                       tags:list|None=None, # the tags to show, in this order (None: all)
                       ) -> str:
     "A Markdown table of `diagnosis_rows`: tag, what it changes, ACC mean ± sd (seeds), change from `ref`, clusters used."
     rows = diagnosis_rows(method, root, dataset)
+    if tags is not None: rows = sorted((r for r in rows if r['tag'] in tags), key=lambda r: list(tags).index(r['tag']))
     if not rows: return f"*No diagnosis runs of {method} on {dataset} under {root}: `deepclust reproduce diagnose --jobs 2 --results results/diagnose`.*\n"
     base = next((r for r in rows if r['tag'] == ref), rows[0])
     notes = notes or {}
