@@ -31,7 +31,8 @@ def ablation_mark(delta:float|None, spread:float|None,
     if delta is None or spread is None: return ''
     if abs(delta) <= spread: return '≈'
     if paper_delta is None: return ''
-    return '✓' if (delta > 0) == (paper_delta > 0) and abs(paper_delta) >= .005 else '✗'
+    if paper_delta == 0: return '✗'   # the paper shows no change; ours changes beyond the spread
+    return '✓' if (delta > 0) == (paper_delta > 0) else '✗'   # a small change of the paper's still states its direction
 
 def ablation_table(cls, # a registered method class with `paper_ablations` and `ablation_setup`
                    root='../results', # folder of result files (the runs under ablations/, the preset rows under cpu/)
