@@ -198,7 +198,7 @@ def reproduce(plan, # a plan dict, a YAML path or the name of a shipped plan
     if jobs > 1 and todo:      # even one run: it gets its share of the cores, as when other runs share them
         import os
         from concurrent.futures import ThreadPoolExecutor, as_completed
-        plan_file = out/'plan.yaml'
+        plan_file = out/f"plan-{plan['name']}.yaml"   # per plan: two plans run into one folder at once never read each other's
         atomic_write_text(plan_file, yaml.safe_dump(plan, sort_keys=False))
         threads = max(1, (os.cpu_count() or 1) // jobs)
         if not quiet: print(f"{len(todo)} runs, {jobs} at a time with {threads} thread(s) each", file=sys.stderr, flush=True)

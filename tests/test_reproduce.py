@@ -2,7 +2,7 @@
 each run folder must hold a complete metrics file and a loss that fell; `deepclust report` then builds the table."""
 import json
 from pathlib import Path
-import pytest
+import pytest, yaml
 from deepclust_nb.plan import load_plan, expand_plan, reproduce, method_notebook
 from deepclust_nb.cli import main
 
@@ -107,6 +107,11 @@ def test_runs_in_parallel_record_their_command(tmp_path):
         m = json.loads((tmp_path/'res'/'kmeans'/f'{n}.json').read_text())
         assert m['command'] == f'deepclust reproduce par.yaml --only {n}' and m['plan'] == 'par' and m['seed'] == int(n[-1])
     assert reproduce(plan, out=tmp_path/'runs', jobs=2, quiet=True)['skipped'] == ['kmeans-digits-s0', 'kmeans-digits-s1']
+    # a second plan into the same folder keeps its own plan file: the first's processes never read the second's plan
+    other = dict(name='par2', source='par2.yaml', device='cpu', entries=[dict(methods=['kmeans'], datasets=['digits'], seeds=[2])])
+    assert reproduce(other, out=tmp_path/'runs', jobs=2, quiet=True)['done'] == ['kmeans-digits-s2']
+    assert yaml.safe_load((tmp_path/'runs'/'plan-par.yaml').read_text())['name'] == 'par'
+    assert yaml.safe_load((tmp_path/'runs'/'plan-par2.yaml').read_text())['name'] == 'par2'
     with pytest.raises(DeepClustError, match='has no run kmeans-digits-s7'): reproduce(plan, out=tmp_path/'runs', only=['kmeans-digits-s7'])
 
 def test_ablation_plan_runs_each_row_once():
