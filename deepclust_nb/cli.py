@@ -15,7 +15,7 @@ from .method import METHODS, load_methods, param_docs, preset_defaults
 from .runs import fit
 from .engine import assign
 from .loop import RunStopped
-from .plan import reproduce, plan_listing
+from .plan import reproduce, plan_listing, shipped_plans
 from .results import report
 from .distributed import is_main, shutdown
 
@@ -54,7 +54,7 @@ def _parser():
     pr.add_argument('--out', default=None, help='CSV to write (default: RUN_DIR/predictions.csv)')
     pr.add_argument('--device', default=None, help='auto, cpu, cuda or cuda:N (default: auto)')
     rp = sub.add_parser('reproduce', help='run a plan of methods × data sets × seeds (papermill)')
-    rp.add_argument('plan', help='a plan YAML file, or a shipped plan: smoke, cpu, gpu, ablations')
+    rp.add_argument('plan', help="a plan YAML file, or a shipped plan's name ('deepclust list' shows them)")
     rp.add_argument('--out', default=None, help='folder of the plan\'s runs (default: the plan\'s out, else runs/<plan>)')
     rp.add_argument('--report', action='store_true', help='write the report when done')
     rp.add_argument('--jobs', type=int, default=1, help='runs at a time, each in its own process with cpu_count // jobs threads '
@@ -153,6 +153,8 @@ def cmd_list(params_of=None):
     print("methods:   " + ', '.join(sorted(METHODS)))
     print("data sets: " + ', '.join(sorted(DATASETS)))
     print("backbones: " + ', '.join(sorted(BACKBONES)))
+    print("plans (deepclust reproduce PLAN):")
+    for n, about in shipped_plans().items(): print(f"  {n:<13} {about}")
     return 0
 
 def main(argv=None):

@@ -11,9 +11,9 @@ from .core import DeepClustError, atomic_write_text, atomic_save_json, runs_dir
 
 
 # %% auto #0
-__all__ = ['PLAN_SOURCES', 'ABLATION_KEYS', 'plans_dir', 'load_plan', 'PlanRun', 'override_tag', 'expand_plan', 'notebooks_dir',
-           'method_notebook', 'execute_run', 'run_command', 'finish_run', 'run_state', 'plan_listing', 'reproduce',
-           'switch_tag', 'ablation_runs']
+__all__ = ['PLAN_SOURCES', 'ABLATION_KEYS', 'plans_dir', 'load_plan', 'shipped_plans', 'PlanRun', 'override_tag', 'expand_plan',
+           'notebooks_dir', 'method_notebook', 'execute_run', 'run_command', 'finish_run', 'run_state', 'plan_listing',
+           'reproduce', 'switch_tag', 'ablation_runs']
 
 # %% ../nbs/41_plan.ipynb #a9e01b03
 def _as_list(v): return list(v) if isinstance(v, (list, tuple)) else [v]
@@ -39,6 +39,10 @@ def load_plan(path) -> dict:
     plan.setdefault('name', p.stem)
     plan.setdefault('source', str(path))    # how the plan was named: the commands recorded in its result files repeat it
     return plan
+
+def shipped_plans() -> dict:
+    "The plans shipped with the library: name -> what it runs (the plan's `about`)."
+    return {q.stem: load_plan(q).get('about', '') for q in sorted(plans_dir().glob('*.yaml'))}
 
 @dataclass
 class PlanRun:
