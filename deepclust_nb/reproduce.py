@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['ABLATION_KEYS', 'PLAN_SOURCES', 'PlanRun', 'ablation_runs', 'execute_run', 'expand_plan', 'finish_run', 'load_plan',
            'method_notebook', 'notebooks_dir', 'override_tag', 'plan_listing', 'plans_dir', 'reproduce', 'run_command',
-           'run_state', 'switch_tag', 'STAND_INS', 'DATASET_NAMES', 'standing', 'summary_markdown',
+           'run_state', 'shipped_plans', 'switch_tag', 'STAND_INS', 'DATASET_NAMES', 'standing', 'summary_markdown',
            'ablation_report_markdown', 'collect_metrics', 'drift_note', 'fmt_num', 'mean_sd', 'methods_markdown',
            'own_images_markdown', 'paper_ablations_markdown', 'paper_numbers', 'paper_table', 'plot_report',
            'preset_drift', 'report', 'report_markdown', 'results_markdown', 'shown_command', 'slice_markdown',
@@ -17,7 +17,7 @@ __all__ = ['ABLATION_KEYS', 'PLAN_SOURCES', 'PlanRun', 'ablation_runs', 'execute
 # The old import path: everything public from the modules this one was split into.
 from .plan import (ABLATION_KEYS, PLAN_SOURCES, PlanRun, ablation_runs, execute_run, expand_plan,
                                finish_run, load_plan, method_notebook, notebooks_dir, override_tag, plan_listing,
-                               plans_dir, reproduce, run_command, run_state, switch_tag)
+                               plans_dir, reproduce, run_command, run_state, shipped_plans, switch_tag)
 from .results import (STAND_INS, DATASET_NAMES, standing, summary_markdown, ablation_report_markdown, collect_metrics, drift_note, fmt_num, mean_sd,
                                   methods_markdown, own_images_markdown, paper_ablations_markdown, paper_numbers,
                                   paper_table, plot_report, preset_drift, report, report_markdown, results_markdown,
@@ -27,7 +27,7 @@ from .ablations import (ablation_mark, ablation_markdown, ablation_table, ablati
                                     plot_ablation_curves, plot_ablation_dots)
 _all_ = ['ABLATION_KEYS', 'PLAN_SOURCES', 'PlanRun', 'ablation_runs', 'execute_run', 'expand_plan', 'finish_run',
           'load_plan', 'method_notebook', 'notebooks_dir', 'override_tag', 'plan_listing', 'plans_dir', 'reproduce',
-          'run_command', 'run_state', 'switch_tag', 'STAND_INS', 'DATASET_NAMES', 'standing', 'summary_markdown', 'ablation_report_markdown', 'collect_metrics',
+          'run_command', 'run_state', 'shipped_plans', 'switch_tag', 'STAND_INS', 'DATASET_NAMES', 'standing', 'summary_markdown', 'ablation_report_markdown', 'collect_metrics',
           'drift_note', 'fmt_num', 'mean_sd', 'methods_markdown', 'own_images_markdown', 'paper_ablations_markdown',
           'paper_numbers', 'paper_table', 'plot_report', 'preset_drift', 'report', 'report_markdown',
           'results_markdown', 'shown_command', 'slice_markdown', 'slice_results_markdown', 'speed_markdown',
