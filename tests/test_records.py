@@ -25,3 +25,19 @@ def test_curves_draw_diagnostics_with_the_metrics():
     fig = plot_history(hist, diagnostics=get_method('nncc').diagnostic_terms)
     assert {l.get_label() for l in fig.axes[0].get_lines()} == {'loss', 'simclr', 'nncc'}
     assert {l.get_label() for l in fig.axes[1].get_lines()} == {'acc', 'finch_precision'}
+
+def test_reference_results_record_the_whole_method():
+    "Every committed reference run (`results/cpu`, `results/frozen`) says how it was made: its resolved settings (`hp`),"
+    " no term switched off, a protocol note beside the paper's, and at most 20 minutes of training on the CPU cores."
+    import json
+    from pathlib import Path
+    root = Path(__file__).parents[1]/'results'
+    files = sorted(f for d in ('cpu', 'frozen') for f in (root/d).glob('*.json'))
+    assert any(f.parent.name == 'cpu' for f in files) and any(f.parent.name == 'frozen' for f in files)
+    for f in files:
+        m = json.loads(f.read_text())
+        assert isinstance(m.get('hp'), dict) and m['hp'].get('method') == m['method'], f"{f}: no resolved settings (hp)"
+        assert m.get('terms_off') == [], f"{f}: a reference run switches {m.get('terms_off')} off; only an ablation row may"
+        assert m.get('protocol'), f"{f}: no protocol note (the paper's set-up beside this run's)"
+        if m.get('device') == 'cpu' and m['method'] != 'kmeans':
+            assert m['train_seconds'] <= 20 * 60, f"{f}: {m['train_seconds'] / 60:.1f} min of training, over the 20-minute budget"
