@@ -27,8 +27,8 @@ def test_curves_draw_diagnostics_with_the_metrics():
     assert {l.get_label() for l in fig.axes[1].get_lines()} == {'acc', 'finch_precision'}
 
 def test_reference_results_record_the_whole_method():
-    "Every committed reference run (`results/cpu`, `results/frozen`) says how it was made: its resolved settings (`hp`),"
-    " no term switched off, a protocol note beside the paper's, and at most 20 minutes of training on the CPU cores."
+    """Every committed reference run (`results/cpu`, `results/frozen`) says how it was made: its resolved settings (`hp`),
+    no term switched off, a protocol note beside the paper's, and at most 20 minutes of training on the CPU cores."""
     import json
     from pathlib import Path
     root = Path(__file__).parents[1]/'results'
