@@ -129,6 +129,8 @@ def _nncc_init(self, hp, n_clusters, channels, image_size):
 def _nncc_mine(self, learn, epoch:int=0):
     "FINCH first neighbours of every image from the current encoder; with labels, the precision of the positives they give."
     z, _ = self.embed_all(learn.x, learn.device, to_float=learn.to_float)
+    if epoch == self.hp['pretrain_epochs'] and getattr(self, 'simclr_z', None) is None:
+        self.simclr_z = z.cpu()             # the features at the stage switch (the first time there), kept for the lesson's maps
     kappa = on_main(first_neighbours, z)    # FINCH (faiss) once, on rank 0
     self.kappa.copy_(kappa.to(self.kappa.device))
     if learn.y is not None:                 # diagnostics only: the labels never reach the loss
